@@ -1,0 +1,479 @@
+#include "client/load_generator.h"
+
+#include <errno.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/notification.h"
+#include "client/conversation.h"
+#include "common/socket.h"
+#include "common/unique_fd.h"
+#include "gflags/gflags.h"
+
+DEFINE_bool(load, false, "Run as a load generator instead of a conversation.");
+DEFINE_string(load_mode, "pingpong",
+              "'pingpong' (send a line, await the reply, repeat) or 'connect' (connect, welcome, "
+              "one line, close, repeat).");
+DEFINE_int32(connections, 16, "Concurrent connections.");
+DEFINE_int64(duration_ms, 0, "Run this long (or use --requests).");
+DEFINE_int64(requests, 0, "Stop after this many round trips in total (or use --duration_ms).");
+DEFINE_int32(payload_bytes, 64, "Bytes per line sent, newline included (min 16).");
+DEFINE_int32(load_threads, 1, "Event-loop threads of the generator.");
+DEFINE_bool(json, false, "Print the report as one JSON object.");
+DEFINE_bool(progress, isatty(STDERR_FILENO) != 0,
+            "Show a progress line on stderr once a second (default: when stderr is a tty).");
+
+namespace client {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t NowNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+// Lets one process hold many sockets.
+void RaiseFdLimit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+// Counters shared with the progress display.
+struct Shared {
+  std::atomic<int64_t> round_trips{0};
+  std::atomic<int64_t> issued{0};  // requests handed out (for --requests)
+  std::atomic<int64_t> open{0};
+  std::atomic<bool> stop{false};
+};
+
+class Worker {
+ public:
+  Worker(const LoadOptions& options, const common::SocketAddress& address, int first_id,
+         int count, Shared* shared)
+      : options_(options), address_(address), shared_(shared), epoll_(::epoll_create1(EPOLL_CLOEXEC)) {
+    conns_.resize(static_cast<size_t>(count));
+    for (int i = 0; i < count; ++i) conns_[i].id = first_id + i;
+    expected_prefix_ = options.raw ? "" : options.expect_prefix;
+  }
+
+  void Run(int64_t end_nanos);
+  LoadReport& report() { return report_; }
+
+ private:
+  enum class State { kIdle, kConnecting, kWelcome, kAwaiting, kDead };
+  struct Conn {
+    int id = 0;
+    State state = State::kIdle;
+    common::UniqueFd fd;
+    uint64_t seq = 0;
+    std::string out;
+    size_t out_pos = 0;
+    std::string expected;
+    size_t matched = 0;
+    std::string line;  // welcome bytes so far
+    int64_t started = 0;
+    int64_t deadline = 0;
+    bool want_write = false;
+  };
+
+  void Connect(Conn& c, int64_t now);
+  void OnEvent(Conn& c, uint32_t events, int64_t now);
+  void OnConnected(Conn& c, int64_t now);
+  void OnReadable(Conn& c, int64_t now);
+  void SendNext(Conn& c, int64_t now);
+  void Flush(Conn& c);
+  void Kill(Conn& c, int64_t* counter);
+  void Watch(Conn& c, bool writable);
+  bool TakeRequest();
+
+  const LoadOptions& options_;
+  const common::SocketAddress& address_;
+  Shared* shared_;
+  common::UniqueFd epoll_;
+  std::vector<Conn> conns_;
+  std::string expected_prefix_;
+  LoadReport report_;
+  int connecting_ = 0;
+  int64_t open_now_ = 0;
+  char buf_[65536];
+};
+
+bool Worker::TakeRequest() {
+  if (options_.requests <= 0) return true;
+  return shared_->issued.fetch_add(1, std::memory_order_relaxed) < options_.requests;
+}
+
+void Worker::Watch(Conn& c, bool writable) {
+  epoll_event ev{};
+  ev.events = EPOLLIN | (writable ? static_cast<uint32_t>(EPOLLOUT) : 0u);
+  ev.data.ptr = &c;
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, c.fd.get(), &ev);
+  c.want_write = writable;
+}
+
+void Worker::Connect(Conn& c, int64_t now) {
+  auto fd = common::StartConnect(address_);
+  if (!fd.ok()) {
+    ++report_.connect_failures;
+    c.state = State::kDead;
+    return;
+  }
+  c.fd = std::move(*fd);
+  c.state = State::kConnecting;
+  c.started = now;
+  c.deadline = now + absl::ToInt64Nanoseconds(options_.timeout);
+  c.line.clear();
+  epoll_event ev{};
+  ev.events = EPOLLOUT;
+  ev.data.ptr = &c;
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, c.fd.get(), &ev);
+  c.want_write = true;
+  ++connecting_;
+}
+
+void Worker::Kill(Conn& c, int64_t* counter) {
+  if (counter != nullptr) ++*counter;
+  if (c.state == State::kConnecting) --connecting_;
+  if (c.state == State::kWelcome || c.state == State::kAwaiting) {
+    --open_now_;
+    shared_->open.fetch_sub(1, std::memory_order_relaxed);
+  }
+  c.fd.Reset();  // closing also removes it from the epoll set
+  c.state = State::kDead;
+}
+
+void Worker::SendNext(Conn& c, int64_t now) {
+  if (shared_->stop.load(std::memory_order_relaxed) || !TakeRequest()) {
+    shared_->stop.store(true, std::memory_order_relaxed);
+    return;
+  }
+  // "<id>:<seq>:" then filler, then '\n': every line is unique.
+  c.out = absl::StrCat(c.id, ":", c.seq++, ":");
+  const size_t len = static_cast<size_t>(std::max(options_.payload_bytes, 16));
+  if (c.out.size() < len - 1) c.out.append(len - 1 - c.out.size(), 'x');
+  c.out.push_back('\n');
+  c.out_pos = 0;
+  c.expected = absl::StrCat(expected_prefix_, c.out);
+  c.matched = 0;
+  c.state = State::kAwaiting;
+  c.started = now;
+  c.deadline = now + absl::ToInt64Nanoseconds(options_.timeout);
+  Flush(c);
+}
+
+void Worker::Flush(Conn& c) {
+  while (c.out_pos < c.out.size()) {
+    ssize_t n = ::send(c.fd.get(), c.out.data() + c.out_pos, c.out.size() - c.out_pos,
+                       MSG_NOSIGNAL);
+    if (n > 0) {
+      c.out_pos += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) {
+      if (!c.want_write) Watch(c, true);
+      return;
+    }
+    Kill(c, &report_.server_closed);
+    return;
+  }
+  if (c.want_write) Watch(c, false);
+}
+
+void Worker::OnConnected(Conn& c, int64_t now) {
+  --connecting_;
+  if (!common::ConnectResult(c.fd).ok()) {
+    c.state = State::kIdle;  // so Kill() does not count it as connecting
+    c.fd.Reset();
+    ++report_.connect_failures;
+    c.state = State::kDead;
+    return;
+  }
+  ++open_now_;
+  shared_->open.fetch_add(1, std::memory_order_relaxed);
+  report_.connections_established = std::max(report_.connections_established, open_now_);
+  Watch(c, false);
+  if (options_.raw) {
+    c.state = State::kAwaiting;
+    SendNext(c, now);
+  } else {
+    c.state = State::kWelcome;
+  }
+}
+
+void Worker::OnReadable(Conn& c, int64_t now) {
+  ssize_t n = ::recv(c.fd.get(), buf_, sizeof(buf_), 0);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  if (n <= 0) {
+    Kill(c, &report_.server_closed);
+    return;
+  }
+  absl::string_view data(buf_, static_cast<size_t>(n));
+  if (c.state == State::kWelcome) {
+    size_t nl = data.find('\n');
+    c.line.append(data.data(), nl == absl::string_view::npos ? data.size() : nl + 1);
+    if (nl == absl::string_view::npos) return;
+    if (c.line.rfind("busy:", 0) == 0) {
+      Kill(c, &report_.busy);
+      return;
+    }
+    if (nl + 1 != data.size()) {  // nothing may follow the welcome unasked
+      Kill(c, &report_.mismatches);
+      return;
+    }
+    SendNext(c, now);
+    if (c.state != State::kAwaiting) Kill(c, nullptr);  // stopping
+    return;
+  }
+  if (c.state != State::kAwaiting) return;
+  report_.bytes_received += n;
+  const size_t want = c.expected.size() - c.matched;
+  if (data.size() > want || data != absl::string_view(c.expected).substr(c.matched, data.size())) {
+    // A closing line in place of the reply is the server ending the session.
+    const bool closing = c.matched == 0 && !expected_prefix_.empty() &&
+                         (data[0] == 'b' || data[0] == 'e') && data[0] != c.expected[0];
+    Kill(c, closing ? &report_.server_closed : &report_.mismatches);
+    return;
+  }
+  c.matched += data.size();
+  if (c.matched < c.expected.size()) return;
+  report_.latency.Record(now - c.started);
+  ++report_.round_trips;
+  shared_->round_trips.fetch_add(1, std::memory_order_relaxed);
+  if (options_.mode == LoadOptions::Mode::kConnect) {
+    Kill(c, nullptr);
+    if (!shared_->stop.load(std::memory_order_relaxed)) c.state = State::kIdle;
+    return;
+  }
+  SendNext(c, now);
+  if (c.state != State::kAwaiting || c.matched == c.expected.size()) Kill(c, nullptr);
+}
+
+void Worker::OnEvent(Conn& c, uint32_t events, int64_t now) {
+  if (c.state == State::kConnecting) {
+    if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) OnConnected(c, now);
+    return;
+  }
+  if ((events & EPOLLOUT) && c.state == State::kAwaiting) Flush(c);
+  if (c.state == State::kDead || !c.fd.valid()) return;
+  if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) OnReadable(c, now);
+}
+
+void Worker::Run(int64_t end_nanos) {
+  constexpr int kMaxEvents = 256;
+  epoll_event events[kMaxEvents];
+  int64_t last_sweep = NowNanos();
+  for (;;) {
+    int64_t now = NowNanos();
+    const bool stopping = shared_->stop.load(std::memory_order_relaxed) ||
+                          (end_nanos > 0 && now >= end_nanos);
+    if (stopping) shared_->stop.store(true, std::memory_order_relaxed);
+    // (Re)connect idle connections, a bounded number at a time.
+    if (!stopping) {
+      for (Conn& c : conns_) {
+        if (connecting_ >= options_.max_connecting) break;
+        if (c.state == State::kIdle) Connect(c, now);
+      }
+    }
+    bool any_busy = false;
+    for (const Conn& c : conns_) {
+      if (c.state == State::kConnecting || c.state == State::kAwaiting ||
+          (c.state == State::kIdle && !stopping)) {
+        any_busy = true;
+        break;
+      }
+      if (c.state == State::kWelcome && !stopping) {
+        any_busy = true;
+        break;
+      }
+    }
+    if (stopping && !any_busy) break;
+    if (!stopping && !any_busy && open_now_ == 0) break;  // everything died
+
+    int n = ::epoll_wait(epoll_.get(), events, kMaxEvents, 50);
+    now = NowNanos();
+    for (int i = 0; i < n; ++i) {
+      OnEvent(*static_cast<Conn*>(events[i].data.ptr), events[i].events, now);
+    }
+    if (now - last_sweep > 50 * 1000 * 1000) {
+      last_sweep = now;
+      for (Conn& c : conns_) {
+        const bool waiting = c.state == State::kConnecting || c.state == State::kWelcome ||
+                             c.state == State::kAwaiting;
+        if (!waiting) continue;
+        if (stopping && c.state != State::kAwaiting) {
+          Kill(c, nullptr);
+        } else if (now >= c.deadline) {
+          Kill(c, c.state == State::kConnecting ? &report_.connect_failures : &report_.timeouts);
+        }
+      }
+    }
+  }
+  for (Conn& c : conns_) {
+    if (c.fd.valid()) Kill(c, nullptr);
+  }
+}
+
+}  // namespace
+
+double LoadReport::round_trips_per_second() const {
+  const double s = absl::ToDoubleSeconds(elapsed);
+  return s > 0 ? static_cast<double>(round_trips) / s : 0;
+}
+
+double LoadReport::megabytes_per_second() const {
+  const double s = absl::ToDoubleSeconds(elapsed);
+  return s > 0 ? static_cast<double>(bytes_received) / s / 1e6 : 0;
+}
+
+std::string LoadReport::ToText() const {
+  auto us = [](int64_t ns) { return static_cast<double>(ns) / 1000.0; };
+  return absl::StrFormat(
+      "connections: %d requested, %d established (peak)\n"
+      "round trips: %d in %.2f s = %.0f/s, %.2f MB/s received\n"
+      "latency us:  p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n"
+      "errors:      connect_failures %d  busy %d  timeouts %d  mismatches %d  "
+      "server_closed %d\n",
+      connections_requested, connections_established, round_trips,
+      absl::ToDoubleSeconds(elapsed), round_trips_per_second(), megabytes_per_second(),
+      us(latency.Percentile(0.5)), us(latency.Percentile(0.9)), us(latency.Percentile(0.99)),
+      us(latency.Percentile(0.999)), us(latency.max()), connect_failures, busy, timeouts,
+      mismatches, server_closed);
+}
+
+std::string LoadReport::ToJson() const {
+  auto us = [](int64_t ns) { return static_cast<double>(ns) / 1000.0; };
+  return absl::StrFormat(
+      "{\"connections\":%d,\"established\":%d,\"round_trips\":%d,\"elapsed_s\":%.3f,"
+      "\"rtt_per_s\":%.1f,\"mb_per_s\":%.3f,\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,"
+      "\"p999_us\":%.1f,\"max_us\":%.1f,\"connect_failures\":%d,\"busy\":%d,\"timeouts\":%d,"
+      "\"mismatches\":%d,\"server_closed\":%d}",
+      connections_requested, connections_established, round_trips,
+      absl::ToDoubleSeconds(elapsed), round_trips_per_second(), megabytes_per_second(),
+      us(latency.Percentile(0.5)), us(latency.Percentile(0.9)), us(latency.Percentile(0.99)),
+      us(latency.Percentile(0.999)), us(latency.max()), connect_failures, busy, timeouts,
+      mismatches, server_closed);
+}
+
+LoadReport RunLoad(const LoadOptions& options) {
+  RaiseFdLimit();
+  LoadReport total;
+  total.connections_requested = options.connections;
+  auto address = common::Resolve(options.host, options.port);
+  if (!address.ok()) {
+    total.connect_failures = options.connections;
+    return total;
+  }
+  Shared shared;
+  const int threads = std::max(1, std::min(options.threads, options.connections));
+  std::vector<std::unique_ptr<Worker>> workers;
+  int next_id = 0;
+  for (int t = 0; t < threads; ++t) {
+    const int count = options.connections / threads + (t < options.connections % threads ? 1 : 0);
+    workers.push_back(std::make_unique<Worker>(options, *address, next_id, count, &shared));
+    next_id += count;
+  }
+  const int64_t start = NowNanos();
+  const int64_t end =
+      options.duration > absl::ZeroDuration() ? start + absl::ToInt64Nanoseconds(options.duration) : 0;
+  absl::Notification finished;
+  std::thread progress;
+  if (options.progress) {
+    progress = std::thread([&] {
+      int64_t last = 0;
+      int second = 0;
+      while (!finished.WaitForNotificationWithTimeout(absl::Seconds(1))) {
+        const int64_t now = shared.round_trips.load(std::memory_order_relaxed);
+        std::fprintf(stderr, "\r[%3ds] %8lld rt/s  open %6lld  total %10lld", ++second,
+                     static_cast<long long>(now - last),
+                     static_cast<long long>(shared.open.load(std::memory_order_relaxed)),
+                     static_cast<long long>(now));
+        std::fflush(stderr);
+        last = now;
+      }
+      std::fprintf(stderr, "\n");
+    });
+  }
+  std::vector<std::thread> running;
+  for (auto& w : workers) {
+    Worker* worker = w.get();
+    running.emplace_back([worker, end] { worker->Run(end); });
+  }
+  for (auto& t : running) t.join();
+  total.elapsed = absl::Nanoseconds(NowNanos() - start);
+  finished.Notify();
+  if (progress.joinable()) progress.join();
+  for (auto& w : workers) {
+    const LoadReport& r = w->report();
+    total.connections_established += r.connections_established;
+    total.round_trips += r.round_trips;
+    total.bytes_received += r.bytes_received;
+    total.latency.Merge(r.latency);
+    total.connect_failures += r.connect_failures;
+    total.busy += r.busy;
+    total.timeouts += r.timeouts;
+    total.mismatches += r.mismatches;
+    total.server_closed += r.server_closed;
+  }
+  return total;
+}
+
+bool LoadModeRequested() { return FLAGS_load; }
+
+int RunLoadFromFlags(const std::string& host, int port, bool raw, absl::Duration timeout) {
+  LoadOptions options;
+  options.host = host;
+  options.port = port;
+  options.raw = raw;
+  options.timeout = timeout;
+  if (FLAGS_load_mode == "pingpong") {
+    options.mode = LoadOptions::Mode::kPingPong;
+  } else if (FLAGS_load_mode == "connect") {
+    options.mode = LoadOptions::Mode::kConnect;
+  } else {
+    std::fprintf(stderr, "error: --load_mode must be 'pingpong' or 'connect'\n");
+    return kExitUsage;
+  }
+  if (FLAGS_connections < 1 || FLAGS_load_threads < 1 || FLAGS_payload_bytes < 16 ||
+      FLAGS_duration_ms < 0 || FLAGS_requests < 0 ||
+      (FLAGS_duration_ms == 0) == (FLAGS_requests == 0)) {
+    std::fprintf(stderr,
+                 "error: --load needs --connections>=1, --payload_bytes>=16 and exactly one of "
+                 "--duration_ms or --requests\n");
+    return kExitUsage;
+  }
+  options.connections = FLAGS_connections;
+  options.duration = absl::Milliseconds(FLAGS_duration_ms);
+  options.requests = FLAGS_requests;
+  options.payload_bytes = FLAGS_payload_bytes;
+  options.threads = FLAGS_load_threads;
+  options.progress = FLAGS_progress;
+  LoadReport report = RunLoad(options);
+  if (FLAGS_json) {
+    std::printf("%s\n", report.ToJson().c_str());
+  } else {
+    std::printf("%s", report.ToText().c_str());
+  }
+  std::fflush(stdout);
+  if (report.mismatches > 0) return kExitError;
+  return report.round_trips > 0 ? kExitOk : kExitError;
+}
+
+}  // namespace client

@@ -1,0 +1,76 @@
+#ifndef CLIENT_LOAD_GENERATOR_H_
+#define CLIENT_LOAD_GENERATOR_H_
+
+// LoadGenerator: closed-loop load for benchmarks and tuning.
+//
+// Event-driven (one epoll loop per thread, level-triggered, non-blocking
+// connects), so a single thread holds thousands of connections and the
+// generator is not what limits a measurement on a small machine.
+//
+// Modes:
+//  * pingpong: every connection sends one line, waits for the whole reply,
+//    checks it byte for byte, repeats. Each line carries its connection id
+//    and sequence number, so a reply meant for another client, or a stale
+//    one, is a mismatch rather than a coincidental match.
+//  * connect: connect, read the welcome, one line, close, repeat; measures
+//    the rate of new connections.
+// Runs for --duration_ms, or until --requests round trips (cycles) in total.
+//
+// Thread safety: RunLoad() is self-contained; it starts and joins its own
+// threads.
+
+#include <cstdint>
+#include <string>
+
+#include "absl/time/time.h"
+#include "client/latency_histogram.h"
+
+namespace client {
+
+struct LoadOptions {
+  enum class Mode { kPingPong, kConnect };
+  std::string host = "127.0.0.1";
+  int port = 0;
+  Mode mode = Mode::kPingPong;
+  int connections = 16;
+  absl::Duration duration = absl::ZeroDuration();  // either this ...
+  int64_t requests = 0;                            // ... or this (total)
+  int payload_bytes = 64;                          // line length, '\n' included
+  bool raw = false;
+  std::string expect_prefix = "ok ...";
+  int threads = 1;
+  absl::Duration timeout = absl::Seconds(5);  // connect, welcome, each reply
+  int max_connecting = 256;                   // connects in flight at once
+  bool progress = false;                      // one status line per second
+};
+
+struct LoadReport {
+  int connections_requested = 0;
+  int64_t connections_established = 0;  // peak simultaneously open
+  int64_t round_trips = 0;              // pingpong replies / connect cycles
+  int64_t bytes_received = 0;           // reply bytes
+  absl::Duration elapsed;
+  LatencyHistogram latency;             // nanoseconds per round trip/cycle
+  int64_t connect_failures = 0;
+  int64_t busy = 0;                     // "busy" line instead of a welcome
+  int64_t timeouts = 0;
+  int64_t mismatches = 0;               // reply differs from what was sent
+  int64_t server_closed = 0;            // server ended the session (bye/error/EOF)
+
+  double round_trips_per_second() const;
+  double megabytes_per_second() const;
+  std::string ToText() const;
+  std::string ToJson() const;
+};
+
+LoadReport RunLoad(const LoadOptions& options);
+
+// The client binary's --load mode: reads the load flags, runs, prints the
+// report and returns the exit code (1 on any mismatch or if nothing
+// completed). Defined with the load flags in load_generator.cc.
+bool LoadModeRequested();
+int RunLoadFromFlags(const std::string& host, int port, bool raw, absl::Duration timeout);
+
+}  // namespace client
+
+#endif  // CLIENT_LOAD_GENERATOR_H_

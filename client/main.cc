@@ -1,0 +1,106 @@
+// The client binary: talk to the server from a terminal or a script.
+//
+//   client [--host=H] [--port=P | --port_file=F] [--timeout_ms=T] [--raw]
+//          [--quiet] [--expect_prefix=S] [MESSAGE ...]
+//
+// Prints the welcome line, sends each MESSAGE as a line and prints each
+// reply; with no MESSAGE it sends the lines of stdin until EOF. Exit codes:
+// 0 ok, 1 error or mismatch, 2 usage, 3 server busy, 4 timeout.
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "client/conversation.h"
+#include "client/load_generator.h"
+#include "common/process_init.h"
+#include "common/protocol.h"
+#include "gflags/gflags.h"
+
+DEFINE_string(host, "127.0.0.1", "Server address.");
+DEFINE_int32(port, common::kDefaultPort, "Server port.");
+DEFINE_string(port_file, "",
+              "Read the port from this file (as written by the server's --port_file); waits up "
+              "to --timeout_ms for it to appear.");
+DEFINE_int64(timeout_ms, 5000, "Limit for connecting and for each reply; exit 4 when exceeded.");
+DEFINE_bool(raw, false, "Raw echo (server --framing=raw): no welcome line, no reply prefix.");
+DEFINE_bool(quiet, false, "Do not print the welcome line.");
+DEFINE_string(expect_prefix, std::string(common::kDefaultReplyPrefix),
+              "Every reply must be this prefix followed by the line sent.");
+DEFINE_bool(check, true, "Check replies (--nocheck just prints them).");
+
+namespace {
+
+// Resolves --port / --port_file. Returns 0 and sets `port`, or an exit code.
+int ResolvePort(int* port) {
+  *port = FLAGS_port;
+  if (FLAGS_port_file.empty()) return client::kExitOk;
+  const absl::Time deadline = absl::Now() + absl::Milliseconds(FLAGS_timeout_ms);
+  for (;;) {
+    std::ifstream in(FLAGS_port_file);
+    std::string text;
+    if (in && std::getline(in, text) && absl::SimpleAtoi(text, port) && *port > 0) {
+      return client::kExitOk;
+    }
+    if (absl::Now() >= deadline) {
+      std::fprintf(stderr, "client: no port in %s\n", FLAGS_port_file.c_str());
+      return client::kExitTimeout;
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  common::InitProcess(
+      "Client for the echo server.\n"
+      "Usage: client [--host=H] [--port=P | --port_file=F] [--timeout_ms=T] [--raw] [--quiet]\n"
+      "              [--expect_prefix=S] [MESSAGE ...]\n"
+      "       client --load --connections=N (--duration_ms=D | --requests=K) [--payload_bytes=B]\n"
+      "Sends each MESSAGE (or each stdin line) and prints the replies.\n"
+      "Exit codes: 0 ok, 1 error or mismatch, 2 usage, 3 server busy, 4 timeout.",
+      &argc, &argv);
+  if (FLAGS_timeout_ms <= 0) {
+    std::fprintf(stderr, "error: --timeout_ms must be positive\n");
+    return client::kExitUsage;
+  }
+  int port = 0;
+  if (int rc = ResolvePort(&port); rc != client::kExitOk) return rc;
+
+  if (client::LoadModeRequested()) {
+    if (argc > 1) {
+      std::fprintf(stderr, "error: --load takes no messages\n");
+      return client::kExitUsage;
+    }
+    return client::RunLoadFromFlags(FLAGS_host, port, FLAGS_raw,
+                                     absl::Milliseconds(FLAGS_timeout_ms));
+  }
+
+  client::ConversationOptions options;
+  options.host = FLAGS_host;
+  options.port = port;
+  options.timeout = absl::Milliseconds(FLAGS_timeout_ms);
+  options.raw = FLAGS_raw;
+  options.quiet = FLAGS_quiet;
+  options.check_replies = FLAGS_check;
+  options.expect_prefix = FLAGS_raw ? "" : FLAGS_expect_prefix;
+  client::Conversation conversation(options, stdout, stderr);
+  if (argc > 1) {
+    std::vector<std::string> messages(argv + 1, argv + argc);
+    for (const std::string& m : messages) {
+      if (m.find('\n') != std::string::npos) {
+        std::fprintf(stderr, "error: a MESSAGE must not contain a newline\n");
+        return client::kExitUsage;
+      }
+    }
+    return conversation.RunMessages(messages);
+  }
+  return conversation.RunStream(STDIN_FILENO);
+}

@@ -1,0 +1,36 @@
+#ifndef COMMON_PROTOCOL_H_
+#define COMMON_PROTOCOL_H_
+
+// The wire protocol, shared by the server, the client and the tests so the
+// three can never disagree. It is the socket tutorial's protocol, kept
+// byte-compatible so `telnet localhost 8888` works:
+//
+//   server -> client   <welcome>\r\n                       on connect
+//   client -> server   <line>\n                            any bytes but '\n'
+//   server -> client   <reply_prefix><line>\n              the line verbatim
+//
+// and the server's closing lines, each followed by a graceful close:
+//   busy: server at capacity, try again later\r\n   queue full (reject policy)
+//   bye: server shutting down\r\n                    SIGINT/SIGTERM
+//   bye: idle timeout\r\n                            no complete line in time
+//   error: line too long\r\n                         line over --max_line_bytes
+
+#include "absl/strings/string_view.h"
+
+namespace common {
+
+inline constexpr absl::string_view kDefaultWelcome = "welcome to server.";
+inline constexpr absl::string_view kDefaultReplyPrefix = "ok ...";
+inline constexpr absl::string_view kLineEnd = "\r\n";
+
+inline constexpr absl::string_view kBusyLine =
+    "busy: server at capacity, try again later\r\n";
+inline constexpr absl::string_view kShutdownLine = "bye: server shutting down\r\n";
+inline constexpr absl::string_view kIdleTimeoutLine = "bye: idle timeout\r\n";
+inline constexpr absl::string_view kLineTooLongLine = "error: line too long\r\n";
+
+inline constexpr int kDefaultPort = 8888;
+
+}  // namespace common
+
+#endif  // COMMON_PROTOCOL_H_

@@ -1,0 +1,79 @@
+#ifndef COMMON_SOCKET_H_
+#define COMMON_SOCKET_H_
+
+// TCP socket set-up and deadline-bounded I/O over non-blocking sockets.
+//
+// Every socket these functions create is non-blocking and close-on-exec, and
+// every send uses MSG_NOSIGNAL: a peer that vanishes mid-write yields EPIPE,
+// never a process-killing SIGPIPE. Errors come back as absl::Status carrying
+// the errno text (e.g. "bind [::1]:80: Permission denied").
+//
+// Thread safety: stateless functions; each call uses only the socket passed to
+// it, which the calling thread must own for the call's duration.
+
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <cstddef>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "common/unique_fd.h"
+
+namespace common {
+
+// An absl::Status for `err` (an errno value) saying what failed.
+absl::Status ErrnoStatus(int err, absl::string_view what);
+
+// Binds and listens on host:port. `host` is a numeric address or a name;
+// "::" listens on every IPv6 and IPv4 address, "0.0.0.0" on every IPv4 one.
+// Port 0 asks the kernel for any free port (see BoundPort).
+absl::StatusOr<UniqueFd> Listen(absl::string_view host, int port, int backlog);
+
+// The local port a socket is bound to.
+absl::StatusOr<int> BoundPort(const UniqueFd& socket);
+
+// "address:port" of the peer (or "?" if unknown), for logs.
+std::string PeerName(const UniqueFd& socket);
+
+// Connects to host:port within `timeout`, trying each resolved address.
+absl::StatusOr<UniqueFd> Connect(absl::string_view host, int port, absl::Duration timeout);
+
+// A resolved peer address, for callers that connect many times (the load
+// generator) and must not block in connect().
+struct SocketAddress {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+};
+absl::StatusOr<SocketAddress> Resolve(absl::string_view host, int port);
+
+// Starts a non-blocking connect. The socket is returned at once; it becomes
+// writable when the connect finishes, and ConnectResult() then tells how.
+absl::StatusOr<UniqueFd> StartConnect(const SocketAddress& address);
+absl::Status ConnectResult(const UniqueFd& socket);
+
+absl::Status SetNonBlocking(const UniqueFd& fd);
+absl::Status SetNoDelay(const UniqueFd& socket);
+
+// Waits until `events` (POLLIN / POLLOUT) are ready on `fd` or `deadline`
+// passes (DeadlineExceeded). absl::InfiniteFuture() waits forever.
+absl::Status WaitFor(const UniqueFd& fd, short events, absl::Time deadline);
+
+// Sends all of `data`, waiting for buffer space as needed, until `deadline`.
+// DeadlineExceeded if the peer stopped reading; other errors as the errno.
+absl::Status SendAll(const UniqueFd& socket, absl::string_view data, absl::Time deadline);
+
+// Receives up to `size` bytes once any are available. Returns 0 at EOF.
+absl::StatusOr<size_t> RecvSome(const UniqueFd& socket, char* buffer, size_t size,
+                                absl::Time deadline);
+
+// Reads whatever is already buffered without waiting, discarding it.
+// Returns true if the peer's EOF (or an error) was seen.
+bool DiscardPendingInput(const UniqueFd& socket);
+
+}  // namespace common
+
+#endif  // COMMON_SOCKET_H_

@@ -1,0 +1,118 @@
+#include "server/lingering_closer.h"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+
+#include "common/socket.h"
+#include "glog/logging.h"
+
+namespace server {
+namespace {
+
+constexpr uint64_t kStopId = 0;
+
+}  // namespace
+
+LingeringCloser::LingeringCloser(absl::Duration linger, size_t max_sockets)
+    : linger_(linger), max_sockets_(max_sockets), epoll_(::epoll_create1(EPOLL_CLOEXEC)) {
+  PCHECK(epoll_.valid()) << "epoll_create1";
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kStopId;
+  PCHECK(::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, stop_.fd(), &ev) == 0);
+  thread_ = std::thread([this] { Run(); });
+}
+
+LingeringCloser::~LingeringCloser() {
+  if (thread_.joinable()) Stop(absl::Now());
+}
+
+void LingeringCloser::Close(common::UniqueFd socket) {
+  if (!socket.valid()) return;
+  // Our FIN goes out after everything already sent.
+  ::shutdown(socket.get(), SHUT_WR);
+  if (common::DiscardPendingInput(socket)) return;  // peer already closed
+  absl::MutexLock lock(&mu_);
+  if (entries_.size() >= max_sockets_ || stop_.notified()) return;  // close now
+  const uint64_t id = next_id_++;
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLRDHUP;
+  ev.data.u64 = id;
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, socket.get(), &ev) != 0) return;
+  entries_.emplace(id, Entry{std::move(socket), absl::Now() + linger_});
+  by_deadline_.push_back(id);
+}
+
+size_t LingeringCloser::lingering() const {
+  absl::MutexLock lock(&mu_);
+  return entries_.size();
+}
+
+void LingeringCloser::Expire(absl::Time now) {
+  while (!by_deadline_.empty()) {
+    auto it = entries_.find(by_deadline_.front());
+    if (it != entries_.end()) {
+      if (it->second.deadline > now && now < stop_deadline_) break;
+      entries_.erase(it);  // closes (epoll drops closed descriptors itself)
+    }
+    by_deadline_.pop_front();
+  }
+}
+
+void LingeringCloser::Run() {
+  constexpr int kMaxEvents = 64;
+  epoll_event events[kMaxEvents];
+  for (;;) {
+    int timeout_ms;
+    {
+      absl::MutexLock lock(&mu_);
+      const absl::Time now = absl::Now();
+      Expire(now);
+      if (stop_.notified() && (entries_.empty() || now >= stop_deadline_)) {
+        entries_.clear();
+        by_deadline_.clear();
+        return;
+      }
+      // Wake for the earliest deadline; poll at least every 100 ms.
+      absl::Duration wait = absl::Milliseconds(100);
+      if (!by_deadline_.empty()) {
+        auto it = entries_.find(by_deadline_.front());
+        if (it != entries_.end()) wait = std::min(wait, it->second.deadline - now);
+      }
+      if (stop_.notified()) wait = std::min(wait, stop_deadline_ - now);
+      timeout_ms = static_cast<int>(
+          std::max<int64_t>(0, absl::ToInt64Milliseconds(absl::Ceil(wait, absl::Milliseconds(1)))));
+    }
+    int n = ::epoll_wait(epoll_.get(), events, kMaxEvents, timeout_ms);
+    if (n < 0) {
+      PCHECK(errno == EINTR) << "epoll_wait";
+      continue;
+    }
+    absl::MutexLock lock(&mu_);
+    for (int i = 0; i < n; ++i) {
+      const uint64_t id = events[i].data.u64;
+      if (id == kStopId) {
+        // Seen once is enough: it stays readable, and from now on the
+        // deadlines alone drive the loop.
+        ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, stop_.fd(), nullptr);
+        continue;
+      }
+      auto it = entries_.find(id);
+      if (it == entries_.end()) continue;
+      if (common::DiscardPendingInput(it->second.socket)) entries_.erase(it);
+    }
+  }
+}
+
+void LingeringCloser::Stop(absl::Time deadline) {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_deadline_ = deadline;
+  }
+  stop_.Notify();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace server

@@ -1,0 +1,145 @@
+// The echo server binary: flags -> ServerOptions, signals -> graceful stop.
+//
+// Exit codes: 0 after a graceful stop; 1 if start-up fails (port in use,
+// permission denied, unwritable --port_file); 2 for invalid flags; 128+N when
+// a second signal N cuts the graceful stop short.
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
+#include "common/process_init.h"
+#include "gflags/gflags.h"
+#include "glog/logging.h"
+#include "server/server.h"
+#include "server/server_options.h"
+
+namespace {
+const server::ServerOptions kDefaults;
+}  // namespace
+
+DEFINE_string(host, kDefaults.host,
+              "Address to listen on: 127.0.0.1 (loopback only), ::1, or :: / 0.0.0.0 for every "
+              "interface.");
+DEFINE_int32(port, kDefaults.port, "TCP port; 0 picks any free port (see --port_file).");
+DEFINE_string(port_file, "",
+              "If set, the bound port is written here (atomically) once listening.");
+DEFINE_int32(listen_backlog, kDefaults.listen_backlog,
+             "Kernel accept backlog (capped by net.core.somaxconn).");
+DEFINE_int32(workers, kDefaults.workers,
+             "Worker threads. Without --park_idle_sessions this is the number of clients served "
+             "at once.");
+DEFINE_int32(queue_capacity, kDefaults.queue_capacity,
+             "Accepted connections that may wait for a worker.");
+DEFINE_string(overload_policy, "reject",
+              "When the queue is full: 'reject' (send the busy line and close) or 'block' (stop "
+              "accepting; clients wait in the kernel backlog).");
+DEFINE_int64(idle_timeout_ms, kDefaults.idle_timeout_ms,
+             "Close a client that completes no line for this long (0 = never).");
+DEFINE_int64(write_timeout_ms, kDefaults.write_timeout_ms,
+             "Drop a client whose pending replies make no progress for this long.");
+DEFINE_int64(max_line_bytes, kDefaults.max_line_bytes,
+             "Longest accepted line, excluding its newline; longer lines get an error and a "
+             "close.");
+DEFINE_string(welcome, kDefaults.welcome, "Welcome line sent on connect (line framing).");
+DEFINE_string(reply_prefix, kDefaults.reply_prefix, "Prefix of every echoed line.");
+DEFINE_string(framing, "line",
+              "'line' (welcome + prefixed line echo) or 'raw' (plain RFC 862 echo).");
+DEFINE_int64(shutdown_grace_ms, kDefaults.shutdown_grace_ms,
+             "On SIGINT/SIGTERM, how long running sessions get to finish.");
+DEFINE_int64(stats_interval_ms, kDefaults.stats_interval_ms,
+             "Log a stats line this often (0 = only at shutdown).");
+DEFINE_bool(park_idle_sessions, kDefaults.park_idle_sessions,
+            "Idle sessions leave their worker and wait in a shared epoll set, so a small pool "
+            "serves many mostly-idle clients.");
+
+namespace {
+
+absl::StatusOr<server::ServerOptions> OptionsFromFlags() {
+  server::ServerOptions o;
+  o.host = FLAGS_host;
+  o.port = FLAGS_port;
+  o.port_file = FLAGS_port_file;
+  o.listen_backlog = FLAGS_listen_backlog;
+  o.workers = FLAGS_workers;
+  o.queue_capacity = FLAGS_queue_capacity;
+  auto policy = server::ParseOverloadPolicy(FLAGS_overload_policy);
+  if (!policy.ok()) return policy.status();
+  o.overload_policy = *policy;
+  o.idle_timeout_ms = FLAGS_idle_timeout_ms;
+  o.write_timeout_ms = FLAGS_write_timeout_ms;
+  o.max_line_bytes = FLAGS_max_line_bytes;
+  o.welcome = FLAGS_welcome;
+  o.reply_prefix = FLAGS_reply_prefix;
+  auto framing = server::ParseFraming(FLAGS_framing);
+  if (!framing.ok()) return framing.status();
+  o.framing = *framing;
+  o.shutdown_grace_ms = FLAGS_shutdown_grace_ms;
+  o.stats_interval_ms = FLAGS_stats_interval_ms;
+  o.park_idle_sessions = FLAGS_park_idle_sessions;
+  absl::Status valid = o.Validate();
+  if (!valid.ok()) return valid;
+  return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  common::InitProcess(
+      "Thread-pool echo server.\n"
+      "Usage: server [--host=H] [--port=P] [--workers=N] [--queue_capacity=Q] ...\n"
+      "Sends a welcome line, then echoes every line back with a prefix.",
+      &argc, &argv);
+  if (argc > 1) {
+    std::cerr << "error: unexpected argument '" << argv[1] << "' (flags are --name=value)\n";
+    return common::kExitUsage;
+  }
+  auto options = OptionsFromFlags();
+  if (!options.ok()) {
+    std::cerr << "error: " << options.status().message() << "\n";
+    return common::kExitUsage;
+  }
+
+  // Signals are taken synchronously by this thread (sigwait), never by a
+  // handler interrupting a worker: block them before any thread starts so
+  // every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  server::Server server(*options);
+  absl::Status started = server.Start();
+  if (!started.ok()) {
+    std::cerr << "error: " << started.message() << "\n";
+    return 1;
+  }
+
+  int sig = 0;
+  while (sigwait(&signals, &sig) != 0) {
+  }
+  LOG(INFO) << "received " << strsignal(sig) << "; stopping gracefully (signal again to exit now)";
+  absl::Notification done;
+  std::thread stopper([&] {
+    server.Shutdown();
+    done.Notify();
+  });
+  const timespec tick{0, 100 * 1000 * 1000};
+  while (!done.HasBeenNotified()) {
+    int second = sigtimedwait(&signals, nullptr, &tick);
+    if (second > 0) {
+      LOG(WARNING) << "received " << strsignal(second) << " again; exiting now";
+      std::fflush(nullptr);
+      _exit(128 + second);
+    }
+  }
+  stopper.join();
+  return 0;
+}

@@ -1,0 +1,59 @@
+#ifndef SERVER_SERVER_OPTIONS_H_
+#define SERVER_SERVER_OPTIONS_H_
+
+// ServerOptions: everything a user can tune, one field per command-line flag
+// (same names, same units), plus validation that names the offending flag.
+// The defaults are the flags' defaults; README.md explains each choice.
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/protocol.h"
+
+namespace server {
+
+// What the acceptor does when every worker is busy and the queue is full.
+enum class OverloadPolicy {
+  kReject,  // accept, send the busy line, close: the client knows at once
+  kBlock,   // stop accepting; new clients wait in the kernel's listen backlog
+};
+
+enum class Framing {
+  kLine,  // the tutorial protocol: welcome line, then "<prefix><line>" replies
+  kRaw,   // RFC 862 echo: bytes back as they arrive, no welcome, no prefix
+};
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  int port = common::kDefaultPort;
+  std::string port_file;
+  int listen_backlog = 511;
+  int workers = 64;
+  int queue_capacity = 256;
+  OverloadPolicy overload_policy = OverloadPolicy::kReject;
+  int64_t idle_timeout_ms = 60000;  // 0 = never time out
+  int64_t write_timeout_ms = 10000;
+  int64_t max_line_bytes = 8192;
+  std::string welcome = std::string(common::kDefaultWelcome);
+  std::string reply_prefix = std::string(common::kDefaultReplyPrefix);
+  Framing framing = Framing::kLine;
+  int64_t shutdown_grace_ms = 5000;
+  int64_t stats_interval_ms = 60000;  // 0 = only at shutdown
+  bool park_idle_sessions = false;
+
+  // OK, or InvalidArgument whose message names the flag, e.g.
+  // "--workers must be between 1 and 100000 (got 0)".
+  absl::Status Validate() const;
+};
+
+absl::StatusOr<OverloadPolicy> ParseOverloadPolicy(absl::string_view text);
+absl::StatusOr<Framing> ParseFraming(absl::string_view text);
+absl::string_view OverloadPolicyName(OverloadPolicy policy);
+absl::string_view FramingName(Framing framing);
+
+}  // namespace server
+
+#endif  // SERVER_SERVER_OPTIONS_H_
