@@ -5,8 +5,9 @@
 //
 // The hand-off between the server's acceptor (producer) and its workers
 // (consumers). The bound is the point: an unbounded queue in front of a
-// saturated pool turns overload into unbounded latency and memory (see
-// docs/DESIGN.md). Producers choose the overload policy per call:
+// saturated pool turns overload into unbounded latency and memory, the
+// failure of the thread-per-client design this server replaces. Producers
+// choose the overload policy per call:
 //
 //   TryPush()        never blocks; fails when full (the `reject` policy).
 //   Push()           blocks while full (the `block` policy).

@@ -1,0 +1,315 @@
+// End-to-end tests of the real //server and //client binaries over loopback.
+// Every scenario runs against both scheduling models (a worker per session,
+// and parked idle sessions): they must be indistinguishable to clients.
+
+#include <signal.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/protocol.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/server_harness.h"
+
+namespace tests {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+const std::string kWelcome = "welcome to server.\r\n";
+
+class IntegrationTest : public ::testing::TestWithParam<bool> {
+ protected:
+  // Starts a server with the model under test plus `flags`.
+  std::unique_ptr<ServerProcess> Start(std::vector<std::string> flags) {
+    flags.push_back(absl::StrCat("--park_idle_sessions=", GetParam() ? "true" : "false"));
+    flags.push_back("--stats_interval_ms=0");
+    auto server = std::make_unique<ServerProcess>(flags);
+    EXPECT_TRUE(server->ok()) << server->process().Stderr();
+    return server;
+  }
+  static std::vector<std::string> ClientArgs(const ServerProcess& s,
+                                             std::vector<std::string> more = {}) {
+    std::vector<std::string> args = {"--port_file=" + s.port_file(), "--timeout_ms=10000"};
+    args.insert(args.end(), more.begin(), more.end());
+    return args;
+  }
+};
+
+TEST_P(IntegrationTest, WelcomeAndEchoThroughClient) {
+  auto server = Start({});
+  ClientResult r = RunClient(ClientArgs(*server, {"hello", "two words", ""}));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "welcome to server.\nok ...hello\nok ...two words\nok ...\n");
+  EXPECT_EQ(server->Stop(), 0);
+  EXPECT_EQ(server->FinalStat("lines"), 3);
+}
+
+TEST_P(IntegrationTest, ClientReadsLinesFromStdin) {
+  auto server = Start({});
+  ClientResult r = RunClient(ClientArgs(*server, {"--quiet"}), "first\nsecond\r\nlast-no-newline");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "ok ...first\nok ...second\nok ...last-no-newline\n");
+}
+
+TEST_P(IntegrationTest, TelnetStyleCrLfIsEchoedExactly) {
+  auto server = Start({});
+  RawClient c(server->port());
+  ASSERT_TRUE(c.connected());
+  EXPECT_EQ(c.ReadLine(), kWelcome);
+  ASSERT_TRUE(c.Send("hello\r\n"));
+  EXPECT_EQ(c.ReadLine(), "ok ...hello\r\n");
+}
+
+TEST_P(IntegrationTest, CustomWelcomeAndPrefix) {
+  auto server = Start({"--welcome=hi there", "--reply_prefix=>> "});
+  ClientResult r = RunClient(ClientArgs(*server, {"--expect_prefix=>> ", "x"}));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "hi there\n>> x\n");
+  // A client expecting the default prefix reports the mismatch.
+  r = RunClient(ClientArgs(*server, {"x"}));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("unexpected reply"));
+}
+
+TEST_P(IntegrationTest, ThreeTimesMoreClientsThanWorkersAllServed) {
+  auto server = Start({"--workers=2", "--queue_capacity=16"});
+  std::vector<std::unique_ptr<Subprocess>> clients;
+  for (int i = 0; i < 6; ++i) {
+    clients.push_back(StartClient(ClientArgs(
+        *server, {"--quiet", absl::StrCat("client", i, "-a"), absl::StrCat("client", i, "-b")})));
+  }
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_EQ(clients[i]->Wait(absl::Seconds(60)), 0) << clients[i]->Stderr();
+    EXPECT_EQ(clients[i]->Stdout(),
+              absl::StrCat("ok ...client", i, "-a\nok ...client", i, "-b\n"));
+  }
+  EXPECT_EQ(server->Stop(), 0);
+  EXPECT_EQ(server->FinalStat("rejected_busy"), 0);
+  EXPECT_EQ(server->FinalStat("lines"), 12);
+}
+
+// --workers=1 --queue_capacity=1: exactly two clients fit (one served, one
+// waiting); the third is told "busy" and the client exits with code 3.
+TEST_P(IntegrationTest, QueueFullRejectsExactlyTheExtraClient) {
+  if (GetParam()) GTEST_SKIP() << "parked sessions free their worker; see ParkedSessions tests";
+  auto server = Start({"--workers=1", "--queue_capacity=1"});
+  RawClient served(server->port());
+  ASSERT_EQ(served.ReadLine(), kWelcome);  // owns the only worker
+  RawClient waiting(server->port());       // N = workers + queue: accepted, queued
+  ASSERT_TRUE(waiting.connected());
+  ASSERT_TRUE(waiting.Quiet(absl::Milliseconds(200)));  // no welcome while queued
+  ClientResult extra = RunClient(ClientArgs(*server, {"hello"}));  // N + 1
+  EXPECT_EQ(extra.exit_code, 3) << extra.err;
+  EXPECT_THAT(extra.err, HasSubstr("busy: server at capacity, try again later"));
+  EXPECT_EQ(extra.out, "");
+  // When the first client leaves, the waiting one is served.
+  served.Close();
+  EXPECT_EQ(waiting.ReadLine(), kWelcome);
+  ASSERT_TRUE(waiting.Send("still here\n"));
+  EXPECT_EQ(waiting.ReadLine(), "ok ...still here\n");
+  waiting.Close();
+  EXPECT_EQ(server->Stop(), 0);
+  EXPECT_EQ(server->FinalStat("rejected_busy"), 1);
+  EXPECT_EQ(server->FinalStat("accepted"), 3);
+  EXPECT_EQ(server->FinalStat("queued_peak"), 1);
+}
+
+TEST_P(IntegrationTest, BlockPolicyMakesExtraClientsWaitInsteadOfFailing) {
+  if (GetParam()) GTEST_SKIP() << "parked sessions free their worker; see ParkedSessions tests";
+  auto server = Start({"--workers=1", "--queue_capacity=1", "--overload_policy=block"});
+  RawClient served(server->port());
+  ASSERT_EQ(served.ReadLine(), kWelcome);
+  RawClient queued(server->port());
+  ASSERT_TRUE(queued.Quiet(absl::Milliseconds(100)));
+  // The third waits in the kernel backlog: a short client timeout expires.
+  ClientResult impatient = RunClient({"--port_file=" + server->port_file(), "--timeout_ms=300", "x"});
+  EXPECT_EQ(impatient.exit_code, 4) << impatient.err;
+  auto patient = StartClient(ClientArgs(*server, {"--quiet", "eventually"}));
+  served.Close();
+  EXPECT_EQ(queued.ReadLine(), kWelcome);
+  queued.Close();
+  ASSERT_EQ(patient->Wait(absl::Seconds(30)), 0) << patient->Stderr();
+  EXPECT_EQ(patient->Stdout(), "ok ...eventually\n");
+  EXPECT_EQ(server->Stop(), 0);
+  EXPECT_EQ(server->FinalStat("rejected_busy"), 0);
+}
+
+TEST_P(IntegrationTest, IdleClientIsToldAndDisconnected) {
+  auto server = Start({"--idle_timeout_ms=200"});
+  RawClient c(server->port());
+  ASSERT_EQ(c.ReadLine(), kWelcome);
+  EXPECT_EQ(c.ReadAll(), "bye: idle timeout\r\n");  // then EOF
+  // The client binary reports it as an error.
+  ClientResult r = RunClient(ClientArgs(*server), std::nullopt);
+  EXPECT_EQ(r.exit_code, 0);  // empty stdin: nothing to send, clean exit
+  EXPECT_EQ(server->Stop(), 0);
+  EXPECT_GE(server->FinalStat("idle_timeouts"), 1);
+}
+
+TEST_P(IntegrationTest, LongLineGetsErrorAndClose) {
+  auto server = Start({"--max_line_bytes=10"});
+  RawClient c(server->port());
+  ASSERT_EQ(c.ReadLine(), kWelcome);
+  ASSERT_TRUE(c.Send("short\n" + std::string(100, 'x')));
+  EXPECT_EQ(c.ReadAll(), "ok ...short\nerror: line too long\r\n");
+  ClientResult r = RunClient(ClientArgs(*server, {std::string(11, 'y')}));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("error: line too long"));
+  r = RunClient(ClientArgs(*server, {"--quiet", std::string(10, 'z')}));
+  EXPECT_EQ(r.exit_code, 0) << r.err;  // exactly the limit is fine
+}
+
+TEST_P(IntegrationTest, BinaryPayloadIsEchoedByteForByte) {
+  auto server = Start({});
+  RawClient c(server->port());
+  ASSERT_EQ(c.ReadLine(), kWelcome);
+  std::string payload;
+  for (int i = 0; i < 256; ++i) {
+    if (i != '\n') payload.push_back(static_cast<char>(i));
+  }
+  payload.push_back('\n');
+  ASSERT_TRUE(c.Send(payload));
+  EXPECT_EQ(c.ReadLine(), "ok ..." + payload);
+}
+
+TEST_P(IntegrationTest, ClientDisconnectingMidLineHarmsNobody) {
+  auto server = Start({"--workers=1"});
+  {
+    RawClient c(server->port());
+    ASSERT_EQ(c.ReadLine(), kWelcome);
+    ASSERT_TRUE(c.Send("half a li"));
+  }
+  {
+    RawClient c(server->port());
+    ASSERT_EQ(c.ReadLine(), kWelcome);
+    ASSERT_TRUE(c.Send("abrupt"));
+    c.Reset();  // RST mid-line
+  }
+  ClientResult r = RunClient(ClientArgs(*server, {"--quiet", "next"}));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "ok ...next\n");
+  EXPECT_EQ(server->Stop(), 0);
+  EXPECT_EQ(server->FinalStat("lines"), 1);  // partial lines were never echoed
+}
+
+TEST_P(IntegrationTest, HalfCloseStillGetsEveryReply) {
+  auto server = Start({});
+  RawClient c(server->port());
+  ASSERT_EQ(c.ReadLine(), kWelcome);
+  ASSERT_TRUE(c.Send("a\nb\nc\n"));
+  c.ShutdownWrite();
+  EXPECT_EQ(c.ReadAll(), "ok ...a\nok ...b\nok ...c\n");
+}
+
+TEST_P(IntegrationTest, SigtermSaysByeToEveryoneAndExitsZero) {
+  auto server = Start({"--workers=2", "--queue_capacity=4", "--shutdown_grace_ms=3000"});
+  std::vector<std::unique_ptr<RawClient>> running;
+  for (int i = 0; i < 2; ++i) {
+    running.push_back(std::make_unique<RawClient>(server->port()));
+    ASSERT_EQ(running.back()->ReadLine(), kWelcome);
+  }
+  std::unique_ptr<RawClient> waiting;
+  if (!GetParam()) {  // with parking the third is simply served
+    waiting = std::make_unique<RawClient>(server->port());
+    ASSERT_TRUE(waiting->Quiet(absl::Milliseconds(100)));
+  }
+  ASSERT_TRUE(running[0]->Send("in flight\n"));
+  ASSERT_EQ(running[0]->ReadLine(), "ok ...in flight\n");
+  const absl::Time start = absl::Now();
+  server->process().Signal(SIGTERM);
+  for (auto& c : running) EXPECT_EQ(c->ReadAll(), "bye: server shutting down\r\n");
+  if (waiting) {
+    EXPECT_EQ(waiting->ReadAll(), "bye: server shutting down\r\n");
+  }
+  EXPECT_EQ(server->process().Wait(absl::Seconds(30)), 0);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3) + absl::Seconds(5));  // grace + slack
+  EXPECT_THAT(server->FinalStats(), HasSubstr("active=0"));
+}
+
+TEST_P(IntegrationTest, RawFramingIsPlainEcho) {
+  auto server = Start({"--framing=raw"});
+  ClientResult r = RunClient(ClientArgs(*server, {"--raw", "bytes back", "as sent"}));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "bytes back\nas sent\n");
+  RawClient c(server->port());
+  ASSERT_TRUE(c.Send("no newline"));
+  ASSERT_TRUE(c.Quiet(absl::Milliseconds(1)) || true);
+  c.ShutdownWrite();
+  EXPECT_EQ(c.ReadAll(), "no newline");
+}
+
+TEST_P(IntegrationTest, Ipv6LoopbackAndDualStack) {
+  auto server = Start({"--host=::"});
+  RawClient v6(server->port(), "::1");
+  if (!v6.connected()) GTEST_SKIP() << "no IPv6 loopback here";
+  EXPECT_EQ(v6.ReadLine(), kWelcome);
+  RawClient v4(server->port(), "127.0.0.1");
+  EXPECT_EQ(v4.ReadLine(), kWelcome);
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, IntegrationTest, ::testing::Values(false),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "ParkedSessions" : "WorkerPerSession";
+                         });
+
+// Start-up errors: one clear line on stderr, a non-zero exit, nothing left.
+struct BadStart {
+  std::vector<std::string> flags;
+  int exit_code;
+  std::string message;
+};
+
+class BadStartTest : public ::testing::TestWithParam<BadStart> {};
+
+TEST_P(BadStartTest, RefusesWithOneLine) {
+  const BadStart& c = GetParam();
+  Subprocess server(Runfile("server/server"), c.flags);
+  EXPECT_EQ(server.Wait(absl::Seconds(30)), c.exit_code);
+  const std::string err = server.Stderr();
+  EXPECT_THAT(err, HasSubstr(c.message));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Flags, BadStartTest,
+    ::testing::Values(BadStart{{"--workers=0"}, 2, "--workers must be between 1"},
+                      BadStart{{"--queue_capacity=-3"}, 2, "--queue_capacity"},
+                      BadStart{{"--overload_policy=drop"}, 2, "--overload_policy must be"},
+                      BadStart{{"--framing=json"}, 2, "--framing must be"},
+                      BadStart{{"--max_line_bytes=0"}, 2, "--max_line_bytes"},
+                      BadStart{{"--workers=many"}, 2, "workers"},
+                      BadStart{{"--no_such_flag=1"}, 2, "no_such_flag"},
+                      BadStart{{"positional"}, 2, "unexpected argument"},
+                      BadStart{{"--port=1", "--host=127.0.0.1"}, 1, "bind"},
+                      BadStart{{"--port=0", "--port_file=/nonexistent-dir/p"}, 1,
+                               "--port_file /nonexistent-dir/p"}));
+
+TEST(BadStart, PortInUse) {
+  ServerProcess first({"--stats_interval_ms=0"});
+  ASSERT_TRUE(first.ok());
+  Subprocess second(Runfile("server/server"), {absl::StrCat("--port=", first.port())});
+  EXPECT_EQ(second.Wait(absl::Seconds(30)), 1);
+  EXPECT_THAT(second.Stderr(), HasSubstr("Address already in use"));
+}
+
+TEST(ClientCli, UsageAndConnectionErrors) {
+  ClientResult r = RunClient({"--timeout_ms=0"});
+  EXPECT_EQ(r.exit_code, 2);
+  r = RunClient({"--no_such_flag"});
+  EXPECT_EQ(r.exit_code, 2);
+  r = RunClient({"--load", "--connections=0", "--duration_ms=10"});
+  EXPECT_EQ(r.exit_code, 2);
+  // Nothing listens on port 1 on loopback.
+  r = RunClient({"--port=1", "hello"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("Connection refused"));
+}
+
+}  // namespace
+}  // namespace tests

@@ -1,0 +1,133 @@
+#include "tests/server_harness.h"
+
+#include <signal.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <fstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/socket.h"
+
+namespace tests {
+namespace {
+
+std::atomic<int> next_server{0};
+
+}  // namespace
+
+ServerProcess::ServerProcess(std::vector<std::string> flags, SubprocessOptions options) {
+  port_file_ = TempPath(absl::StrCat("server", ::getpid(), "_", next_server.fetch_add(1), ".port"));
+  std::remove(port_file_.c_str());
+  flags.push_back("--port=0");
+  flags.push_back("--port_file=" + port_file_);
+  process_ = std::make_unique<Subprocess>(Runfile("server/server"), flags, options);
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < deadline && process_->Running()) {
+    std::ifstream in(port_file_);
+    std::string text;
+    if (in && std::getline(in, text) && absl::SimpleAtoi(text, &port_) && port_ > 0) return;
+    port_ = 0;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+}
+
+std::optional<int> ServerProcess::Stop(absl::Duration timeout) {
+  process_->Signal(SIGTERM);
+  return process_->Wait(timeout);
+}
+
+std::string ServerProcess::FinalStats() const {
+  const std::string log = process_->Stderr();
+  const size_t at = log.rfind("stopped: ");
+  if (at == std::string::npos) return "";
+  return log.substr(at, log.find('\n', at) - at);
+}
+
+long long ServerProcess::FinalStat(const std::string& key) const {
+  const std::string stats = FinalStats();
+  const size_t at = stats.find(" " + key + "=");
+  if (at == std::string::npos) return -1;
+  long long value = -1;
+  const size_t start = at + key.size() + 2;
+  const size_t end = stats.find(' ', start);
+  if (!absl::SimpleAtoi(stats.substr(start, end - start), &value)) return -1;
+  return value;
+}
+
+std::unique_ptr<Subprocess> StartClient(const std::vector<std::string>& args,
+                                        std::optional<std::string> stdin_data) {
+  SubprocessOptions options;
+  options.stdin_data = std::move(stdin_data);
+  return std::make_unique<Subprocess>(Runfile("client/client"), args, options);
+}
+
+ClientResult RunClient(const std::vector<std::string>& args,
+                       std::optional<std::string> stdin_data) {
+  auto client = StartClient(args, std::move(stdin_data));
+  ClientResult result;
+  result.exit_code = client->Wait(absl::Seconds(60)).value_or(-1);
+  result.out = client->Stdout();
+  result.err = client->Stderr();
+  return result;
+}
+
+RawClient::RawClient(int port, const std::string& host) {
+  auto socket = common::Connect(host, port, absl::Seconds(10));
+  if (socket.ok()) socket_ = std::move(*socket);
+}
+
+bool RawClient::Send(const std::string& bytes) {
+  return common::SendAll(socket_, bytes, absl::Now() + absl::Seconds(10)).ok();
+}
+
+std::string RawClient::ReadLine(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  char buf[4096];
+  for (;;) {
+    const size_t nl = buffer_.find('\n');
+    if (nl != std::string::npos) {
+      std::string line = buffer_.substr(0, nl + 1);
+      buffer_.erase(0, nl + 1);
+      return line;
+    }
+    auto n = common::RecvSome(socket_, buf, sizeof(buf), deadline);
+    if (!n.ok() || *n == 0) return "";
+    buffer_.append(buf, *n);
+  }
+}
+
+std::string RawClient::ReadAll(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  char buf[4096];
+  for (;;) {
+    auto n = common::RecvSome(socket_, buf, sizeof(buf), deadline);
+    if (!n.ok() || *n == 0) break;
+    buffer_.append(buf, *n);
+  }
+  std::string all = std::move(buffer_);
+  buffer_.clear();
+  return all;
+}
+
+bool RawClient::Quiet(absl::Duration wait) {
+  char c;
+  auto n = common::RecvSome(socket_, &c, 1, absl::Now() + wait);
+  if (n.ok()) {
+    if (*n == 1) buffer_.push_back(c);
+    return false;
+  }
+  return n.status().code() == absl::StatusCode::kDeadlineExceeded;
+}
+
+void RawClient::ShutdownWrite() { ::shutdown(socket_.get(), SHUT_WR); }
+
+void RawClient::Reset() {
+  linger lg{1, 0};
+  ::setsockopt(socket_.get(), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+  socket_.Reset();
+}
+
+}  // namespace tests

@@ -1,0 +1,79 @@
+#ifndef TESTS_SERVER_HARNESS_H_
+#define TESTS_SERVER_HARNESS_H_
+
+// Helpers for integration tests that drive the real //server and //client
+// binaries over loopback: start a server on a free port (--port=0 +
+// --port_file, so tests can run in parallel), run the client, and talk to the
+// server directly through a raw socket when a test needs byte-level control.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "common/unique_fd.h"
+#include "tests/subprocess.h"
+
+namespace tests {
+
+class ServerProcess {
+ public:
+  // Starts the server with `flags` (plus --port=0 --port_file=...) and waits
+  // until it listens. Check ok() before use.
+  explicit ServerProcess(std::vector<std::string> flags, SubprocessOptions options = {});
+
+  bool ok() const { return port_ > 0; }
+  int port() const { return port_; }
+  const std::string& port_file() const { return port_file_; }
+  Subprocess& process() { return *process_; }
+
+  // SIGTERM, then waits; returns the exit code (nullopt on timeout).
+  std::optional<int> Stop(absl::Duration timeout = absl::Seconds(30));
+
+  // The last "stopped: ..." stats line from the log ("" if none).
+  std::string FinalStats() const;
+  // The value of `key=` in FinalStats(), or -1.
+  long long FinalStat(const std::string& key) const;
+
+ private:
+  std::string port_file_;
+  std::unique_ptr<Subprocess> process_;
+  int port_ = 0;
+};
+
+struct ClientResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs //client with `args` and waits for it (up to 60 s).
+ClientResult RunClient(const std::vector<std::string>& args,
+                       std::optional<std::string> stdin_data = std::nullopt);
+std::unique_ptr<Subprocess> StartClient(const std::vector<std::string>& args,
+                                        std::optional<std::string> stdin_data = std::nullopt);
+
+// A raw loopback connection to the server, for byte-exact tests.
+class RawClient {
+ public:
+  explicit RawClient(int port, const std::string& host = "127.0.0.1");
+  bool connected() const { return socket_.valid(); }
+  bool Send(const std::string& bytes);
+  // Reads one line (through '\n') within `timeout`; "" on EOF/timeout.
+  std::string ReadLine(absl::Duration timeout = absl::Seconds(10));
+  // Reads until EOF (or timeout); returns everything read.
+  std::string ReadAll(absl::Duration timeout = absl::Seconds(10));
+  // True if nothing arrives within `wait` (and the connection is open).
+  bool Quiet(absl::Duration wait);
+  void ShutdownWrite();
+  void Reset();  // abortive close (RST)
+  void Close() { socket_.Reset(); }
+
+ private:
+  common::UniqueFd socket_;
+  std::string buffer_;
+};
+
+}  // namespace tests
+
+#endif  // TESTS_SERVER_HARNESS_H_

@@ -1,0 +1,128 @@
+#include "tests/subprocess.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "glog/logging.h"
+
+namespace tests {
+namespace {
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::atomic<int> counter{0};
+
+}  // namespace
+
+std::string TempPath(const std::string& name) {
+  const char* dir = std::getenv("TEST_TMPDIR");
+  return absl::StrCat(dir != nullptr ? dir : "/tmp", "/", name);
+}
+
+std::string Runfile(const std::string& path) {
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  const char* workspace = std::getenv("TEST_WORKSPACE");
+  if (srcdir == nullptr || workspace == nullptr) return path;
+  return absl::StrCat(srcdir, "/", workspace, "/", path);
+}
+
+Subprocess::Subprocess(std::string binary, std::vector<std::string> args,
+                       SubprocessOptions options) {
+  const int id = counter.fetch_add(1);
+  stdout_path_ = TempPath(absl::StrCat("proc", ::getpid(), "_", id, ".out"));
+  stderr_path_ = TempPath(absl::StrCat("proc", ::getpid(), "_", id, ".err"));
+  std::string stdin_path = "/dev/null";
+  if (options.stdin_data.has_value()) {
+    stdin_path = TempPath(absl::StrCat("proc", ::getpid(), "_", id, ".in"));
+    std::ofstream(stdin_path, std::ios::binary) << *options.stdin_data;
+  }
+  // Everything the child needs is prepared before fork(): between fork and
+  // exec only async-signal-safe calls are allowed in a threaded process.
+  std::vector<std::string> argv_storage;
+  argv_storage.push_back(binary);
+  for (auto& a : args) argv_storage.push_back(a);
+  std::vector<char*> argv;
+  for (auto& a : argv_storage) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const int in = ::open(stdin_path.c_str(), O_RDONLY | O_CLOEXEC);
+  const int out = ::open(stdout_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int err = ::open(stderr_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  PCHECK(in >= 0 && out >= 0 && err >= 0);
+  pid_ = ::fork();
+  PCHECK(pid_ >= 0) << "fork";
+  if (pid_ == 0) {
+    ::dup2(in, 0);
+    ::dup2(out, 1);
+    ::dup2(err, 2);
+    if (options.rlimit_nofile > 0) {
+      rlimit rl{static_cast<rlim_t>(options.rlimit_nofile),
+                static_cast<rlim_t>(options.rlimit_nofile)};
+      ::setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(in);
+  ::close(out);
+  ::close(err);
+}
+
+Subprocess::~Subprocess() {
+  if (Running()) {
+    ::kill(pid_, SIGKILL);
+    Wait(absl::Seconds(10));
+  }
+}
+
+void Subprocess::Signal(int sig) {
+  if (!exit_code_.has_value()) ::kill(pid_, sig);
+}
+
+bool Subprocess::Running() { return !Wait(absl::ZeroDuration()).has_value(); }
+
+std::optional<int> Subprocess::Wait(absl::Duration timeout) {
+  if (exit_code_.has_value()) return exit_code_;
+  const absl::Time deadline = absl::Now() + timeout;
+  for (;;) {
+    int status = 0;
+    pid_t r = ::waitpid(pid_, &status, WNOHANG);
+    if (r == pid_) {
+      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      return exit_code_;
+    }
+    if (absl::Now() >= deadline) return std::nullopt;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+}
+
+std::string Subprocess::Stdout() const { return ReadFile(stdout_path_); }
+std::string Subprocess::Stderr() const { return ReadFile(stderr_path_); }
+
+absl::Duration Subprocess::CpuTime() const {
+  // Fields 14 and 15 of /proc/PID/stat: utime and stime in clock ticks.
+  std::string stat = ReadFile(absl::StrCat("/proc/", pid_, "/stat"));
+  const size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return absl::ZeroDuration();
+  std::vector<std::string> fields = absl::StrSplit(stat.substr(paren + 2), ' ');
+  if (fields.size() < 13) return absl::ZeroDuration();
+  const long ticks = std::stol(fields[11]) + std::stol(fields[12]);
+  return absl::Seconds(static_cast<double>(ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK)));
+}
+
+}  // namespace tests
