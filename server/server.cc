@@ -48,7 +48,8 @@ size_t MaxLingering() {
 Server::Server(ServerOptions options)
     : options_(std::move(options)),
       session_config_(SessionConfig::FromOptions(options_)),
-      queue_(static_cast<size_t>(options_.queue_capacity)) {}
+      queue_(static_cast<size_t>(options_.queue_capacity),
+             /*pollable=*/options_.park_idle_sessions) {}
 
 Server::~Server() { Shutdown(); }
 
@@ -67,8 +68,8 @@ absl::Status Server::Start() {
   closer_ = std::make_unique<LingeringCloser>(kLinger, MaxLingering());
   acceptor_ = std::make_unique<Acceptor>(std::move(*listener), options_.overload_policy,
                                          options_.framing, &queue_, closer_.get(), &stats_);
-  pool_ = std::make_unique<WorkerPool>(options_.workers, &queue_, &session_config_, &stats_,
-                                       closer_.get());
+  pool_ = std::make_unique<WorkerPool>(options_.workers, options_.park_idle_sessions, &queue_,
+                                       &session_config_, &stats_, closer_.get());
   pool_->Start();
   acceptor_thread_ = std::thread([this] { acceptor_->Run(stop_accepting_); });
   stats_thread_ = std::thread([this] { StatsLoop(); });
@@ -116,7 +117,8 @@ void Server::Shutdown() {
 
 StatsSnapshot Server::stats() const {
   return stats_.Snapshot(static_cast<int64_t>(queue_.size()),
-                         static_cast<int64_t>(queue_.peak_size()));
+                         static_cast<int64_t>(queue_.peak_size()),
+                         pool_ ? static_cast<int64_t>(pool_->parked()) : 0);
 }
 
 void Server::StatsLoop() {

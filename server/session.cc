@@ -125,6 +125,10 @@ void Session::OnData(absl::Time now, const char* data, size_t size) {
 
 Session::Wait Session::Resume(absl::Time now, absl::Span<char> scratch) {
   int reads = 0;
+  // A read that did not fill the buffer almost always emptied the socket;
+  // skipping the recv() that would just say EAGAIN saves a system call per
+  // round trip. The caller's poll/epoll reports anything that arrived since.
+  bool socket_drained = false;
   for (;;) {
     if (state_ == State::kDone) return {Interest::kDone, absl::InfiniteFuture()};
 
@@ -159,11 +163,16 @@ Session::Wait Session::Resume(absl::Time now, absl::Span<char> scratch) {
       continue;
     }
     if (reads >= kMaxReadsPerResume) return {Interest::kRead, now};
+    if (socket_drained) {
+      framer_.ReleaseMemoryIfEmpty();
+      return {Interest::kRead, idle_deadline_};
+    }
 
     ssize_t n = ::recv(socket_.get(), scratch.data(), scratch.size(), MSG_DONTWAIT);
     ++reads;
     if (n > 0) {
       OnData(now, scratch.data(), static_cast<size_t>(n));
+      socket_drained = static_cast<size_t>(n) < scratch.size();
       continue;
     }
     if (n == 0) {

@@ -14,13 +14,14 @@ std::string StatsSnapshot::ToString() const {
       " emfile_episodes=", emfile_episodes, " shutdown_byes=", shutdown_goodbyes);
 }
 
-StatsSnapshot Stats::Snapshot(int64_t queued_now, int64_t queued_peak) const {
+StatsSnapshot Stats::Snapshot(int64_t queued_now, int64_t queued_peak,
+                             int64_t parked_now) const {
   auto get = [](const std::atomic<int64_t>& c) { return c.load(std::memory_order_relaxed); };
   StatsSnapshot s;
   s.accepted = get(accepted);
   s.rejected_busy = get(rejected_busy);
   s.active_sessions = get(active_sessions);
-  s.parked_sessions = get(parked_sessions);
+  s.parked_sessions = parked_now;
   s.sessions_completed = get(sessions_completed);
   s.queued_now = queued_now;
   s.queued_peak = queued_peak;

@@ -37,7 +37,6 @@ class Stats {
   std::atomic<int64_t> accepted{0};
   std::atomic<int64_t> rejected_busy{0};
   std::atomic<int64_t> active_sessions{0};
-  std::atomic<int64_t> parked_sessions{0};
   std::atomic<int64_t> sessions_completed{0};
   std::atomic<int64_t> lines_echoed{0};
   std::atomic<int64_t> bytes_echoed{0};
@@ -50,7 +49,8 @@ class Stats {
     counter.fetch_add(n, std::memory_order_relaxed);
   }
 
-  StatsSnapshot Snapshot(int64_t queued_now, int64_t queued_peak) const;
+  // Gauges owned elsewhere (queue, parking lot) are passed in.
+  StatsSnapshot Snapshot(int64_t queued_now, int64_t queued_peak, int64_t parked_now) const;
 };
 
 }  // namespace server

@@ -254,7 +254,7 @@ TEST_P(IntegrationTest, Ipv6LoopbackAndDualStack) {
   EXPECT_EQ(v4.ReadLine(), kWelcome);
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, IntegrationTest, ::testing::Values(false),
+INSTANTIATE_TEST_SUITE_P(Models, IntegrationTest, ::testing::Values(false, true),
                          [](const ::testing::TestParamInfo<bool>& info) {
                            return info.param ? "ParkedSessions" : "WorkerPerSession";
                          });
