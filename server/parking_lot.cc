@@ -13,7 +13,9 @@ uint64_t ParkingLot::Add(std::unique_ptr<Session> session) {
   ev.events = EPOLLONESHOT;  // registered but disarmed until parked
   ev.data.u64 = id;
   PCHECK(::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, session->fd(), &ev) == 0) << "epoll_ctl ADD";
-  entries_.emplace(id, Entry{std::move(session), absl::InfiniteFuture(), false});
+  Entry entry;
+  entry.session = std::move(session);
+  entries_.emplace(id, std::move(entry));
   return id;
 }
 
@@ -25,7 +27,8 @@ void ParkingLot::Park(uint64_t id, const Session::Wait& wait) {
   e.parked = true;
   e.deadline = wait.deadline;
   ++parked_;
-  if (wait.deadline != absl::InfiniteFuture()) deadlines_.emplace(wait.deadline, id);
+  // Re-index only if the deadline moved earlier than its entry (or has none).
+  if (wait.deadline < e.indexed) IndexLocked(id, e, wait.deadline);
   // Armed under the lock: once parked, another worker may claim and retire
   // the session, closing its descriptor, so it must not be touched after.
   epoll_event ev{};
@@ -35,17 +38,22 @@ void ParkingLot::Park(uint64_t id, const Session::Wait& wait) {
   PCHECK(::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, e.session->fd(), &ev) == 0) << "epoll_ctl MOD";
 }
 
-void ParkingLot::UnparkLocked(uint64_t id, Entry& entry) {
+void ParkingLot::IndexLocked(uint64_t id, Entry& entry, absl::Time key) {
+  if (entry.indexed != absl::InfiniteFuture()) deadlines_.erase({entry.indexed, id});
+  entry.indexed = key;
+  if (key != absl::InfiniteFuture()) deadlines_.emplace(key, id);
+}
+
+void ParkingLot::UnparkLocked(Entry& entry) {
   entry.parked = false;
   --parked_;
-  if (entry.deadline != absl::InfiniteFuture()) deadlines_.erase({entry.deadline, id});
 }
 
 Session* ParkingLot::Claim(uint64_t id) {
   absl::MutexLock lock(&mu_);
   auto it = entries_.find(id);
   if (it == entries_.end() || !it->second.parked) return nullptr;
-  UnparkLocked(id, it->second);
+  UnparkLocked(it->second);
   return it->second.session.get();
 }
 
@@ -55,8 +63,17 @@ std::vector<std::pair<uint64_t, Session*>> ParkingLot::ClaimExpired(absl::Time n
   while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
     const uint64_t id = deadlines_.begin()->second;
     Entry& e = entries_.at(id);
-    UnparkLocked(id, e);
-    out.emplace_back(id, e.session.get());
+    if (e.deadline > now) {
+      IndexLocked(id, e, e.deadline);  // filed early: re-file at the real one
+    } else if (e.parked) {
+      IndexLocked(id, e, absl::InfiniteFuture());
+      UnparkLocked(e);
+      out.emplace_back(id, e.session.get());
+    } else {
+      // Held by a worker right now, which sees the deadline itself; Park()
+      // re-indexes it if it is parked again.
+      IndexLocked(id, e, absl::InfiniteFuture());
+    }
   }
   return out;
 }
@@ -66,7 +83,8 @@ std::vector<std::pair<uint64_t, Session*>> ParkingLot::ClaimAll() {
   absl::MutexLock lock(&mu_);
   for (auto& [id, e] : entries_) {
     if (!e.parked) continue;
-    UnparkLocked(id, e);
+    UnparkLocked(e);
+    IndexLocked(id, e, absl::InfiniteFuture());
     out.emplace_back(id, e.session.get());
   }
   return out;
@@ -76,6 +94,7 @@ std::unique_ptr<Session> ParkingLot::Retire(uint64_t id) {
   absl::MutexLock lock(&mu_);
   auto it = entries_.find(id);
   CHECK(it != entries_.end() && !it->second.parked) << "retiring a session not held";
+  IndexLocked(id, it->second, absl::InfiniteFuture());
   std::unique_ptr<Session> session = std::move(it->second.session);
   // Deregister now: the socket may outlive this call in the lingering closer.
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, session->fd(), nullptr);
@@ -85,6 +104,7 @@ std::unique_ptr<Session> ParkingLot::Retire(uint64_t id) {
 
 absl::Time ParkingLot::NextDeadline() const {
   absl::MutexLock lock(&mu_);
+  // May be early (see the class comment): a spurious wake-up re-files it.
   return deadlines_.empty() ? absl::InfiniteFuture() : deadlines_.begin()->first;
 }
 

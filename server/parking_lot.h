@@ -16,6 +16,12 @@
 // ids are never reused, a stale epoll report for a retired session is
 // recognized and ignored.
 //
+// Deadlines are indexed lazily: a session's index entry may be *earlier*
+// than its real deadline (an idle deadline moves forward with every line, and
+// re-indexing on each line would cost a tree update per message). When an
+// early entry comes due, it is re-filed at the real deadline; a deadline that
+// moves earlier is re-indexed at once, so nothing ever fires late.
+//
 // Thread safety: all methods are thread-safe. The Session* returned by a
 // claim may be used only by the claiming worker until it parks or retires it.
 
@@ -52,7 +58,9 @@ class ParkingLot {
   // (claimed by its deadline, or retired).
   Session* Claim(uint64_t id);
 
-  // Claims every parked session whose deadline is <= `now`.
+  // Claims every parked session whose deadline is <= `now`. Sessions
+  // running at the time keep their index entry (their worker sees the
+  // deadline itself when it resumes them).
   std::vector<std::pair<uint64_t, Session*>> ClaimExpired(absl::Time now);
 
   // Claims every parked session (shutdown).
@@ -69,15 +77,18 @@ class ParkingLot {
  private:
   struct Entry {
     std::unique_ptr<Session> session;
-    absl::Time deadline;
+    absl::Time deadline = absl::InfiniteFuture();  // the real one
+    absl::Time indexed = absl::InfiniteFuture();   // its key in deadlines_ (<= deadline)
     bool parked = false;
   };
-  void UnparkLocked(uint64_t id, Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void UnparkLocked(Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void IndexLocked(uint64_t id, Entry& entry, absl::Time key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const int epoll_fd_;
   mutable absl::Mutex mu_;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::unordered_map<uint64_t, Entry> entries_ ABSL_GUARDED_BY(mu_);
+  // (indexed deadline, id) of every session with a finite deadline.
   std::set<std::pair<absl::Time, uint64_t>> deadlines_ ABSL_GUARDED_BY(mu_);
   size_t parked_ ABSL_GUARDED_BY(mu_) = 0;
 };
