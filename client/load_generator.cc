@@ -18,23 +18,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
-#include "client/conversation.h"
 #include "common/socket.h"
 #include "common/unique_fd.h"
-#include "gflags/gflags.h"
-
-DEFINE_bool(load, false, "Run as a load generator instead of a conversation.");
-DEFINE_string(load_mode, "pingpong",
-              "'pingpong' (send a line, await the reply, repeat) or 'connect' (connect, welcome, "
-              "one line, close, repeat).");
-DEFINE_int32(connections, 16, "Concurrent connections.");
-DEFINE_int64(duration_ms, 0, "Run this long (or use --requests).");
-DEFINE_int64(requests, 0, "Stop after this many round trips in total (or use --duration_ms).");
-DEFINE_int32(payload_bytes, 64, "Bytes per line sent, newline included (min 16).");
-DEFINE_int32(load_threads, 1, "Event-loop threads of the generator.");
-DEFINE_bool(json, false, "Print the report as one JSON object.");
-DEFINE_bool(progress, isatty(STDERR_FILENO) != 0,
-            "Show a progress line on stderr once a second (default: when stderr is a tty).");
 
 namespace client {
 namespace {
@@ -91,6 +76,7 @@ class Worker {
     int64_t started = 0;
     int64_t deadline = 0;
     bool want_write = false;
+    bool served = false;  // completed at least one round trip
   };
 
   void Connect(Conn& c, int64_t now);
@@ -256,6 +242,10 @@ void Worker::OnReadable(Conn& c, int64_t now) {
   if (c.matched < c.expected.size()) return;
   report_.latency.Record(now - c.started);
   ++report_.round_trips;
+  if (!c.served) {
+    c.served = true;
+    ++report_.connections_served;
+  }
   shared_->round_trips.fetch_add(1, std::memory_order_relaxed);
   if (options_.mode == LoadOptions::Mode::kConnect) {
     Kill(c, nullptr);
@@ -346,12 +336,12 @@ double LoadReport::megabytes_per_second() const {
 std::string LoadReport::ToText() const {
   auto us = [](int64_t ns) { return static_cast<double>(ns) / 1000.0; };
   return absl::StrFormat(
-      "connections: %d requested, %d established (peak)\n"
+      "connections: %d requested, %d established (peak), %d served\n"
       "round trips: %d in %.2f s = %.0f/s, %.2f MB/s received\n"
       "latency us:  p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n"
       "errors:      connect_failures %d  busy %d  timeouts %d  mismatches %d  "
       "server_closed %d\n",
-      connections_requested, connections_established, round_trips,
+      connections_requested, connections_established, connections_served, round_trips,
       absl::ToDoubleSeconds(elapsed), round_trips_per_second(), megabytes_per_second(),
       us(latency.Percentile(0.5)), us(latency.Percentile(0.9)), us(latency.Percentile(0.99)),
       us(latency.Percentile(0.999)), us(latency.max()), connect_failures, busy, timeouts,
@@ -361,11 +351,11 @@ std::string LoadReport::ToText() const {
 std::string LoadReport::ToJson() const {
   auto us = [](int64_t ns) { return static_cast<double>(ns) / 1000.0; };
   return absl::StrFormat(
-      "{\"connections\":%d,\"established\":%d,\"round_trips\":%d,\"elapsed_s\":%.3f,"
+      "{\"connections\":%d,\"established\":%d,\"served\":%d,\"round_trips\":%d,\"elapsed_s\":%.3f,"
       "\"rtt_per_s\":%.1f,\"mb_per_s\":%.3f,\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,"
       "\"p999_us\":%.1f,\"max_us\":%.1f,\"connect_failures\":%d,\"busy\":%d,\"timeouts\":%d,"
       "\"mismatches\":%d,\"server_closed\":%d}",
-      connections_requested, connections_established, round_trips,
+      connections_requested, connections_established, connections_served, round_trips,
       absl::ToDoubleSeconds(elapsed), round_trips_per_second(), megabytes_per_second(),
       us(latency.Percentile(0.5)), us(latency.Percentile(0.9)), us(latency.Percentile(0.99)),
       us(latency.Percentile(0.999)), us(latency.max()), connect_failures, busy, timeouts,
@@ -423,6 +413,7 @@ LoadReport RunLoad(const LoadOptions& options) {
   for (auto& w : workers) {
     const LoadReport& r = w->report();
     total.connections_established += r.connections_established;
+    total.connections_served += r.connections_served;
     total.round_trips += r.round_trips;
     total.bytes_received += r.bytes_received;
     total.latency.Merge(r.latency);
@@ -433,47 +424,6 @@ LoadReport RunLoad(const LoadOptions& options) {
     total.server_closed += r.server_closed;
   }
   return total;
-}
-
-bool LoadModeRequested() { return FLAGS_load; }
-
-int RunLoadFromFlags(const std::string& host, int port, bool raw, absl::Duration timeout) {
-  LoadOptions options;
-  options.host = host;
-  options.port = port;
-  options.raw = raw;
-  options.timeout = timeout;
-  if (FLAGS_load_mode == "pingpong") {
-    options.mode = LoadOptions::Mode::kPingPong;
-  } else if (FLAGS_load_mode == "connect") {
-    options.mode = LoadOptions::Mode::kConnect;
-  } else {
-    std::fprintf(stderr, "error: --load_mode must be 'pingpong' or 'connect'\n");
-    return kExitUsage;
-  }
-  if (FLAGS_connections < 1 || FLAGS_load_threads < 1 || FLAGS_payload_bytes < 16 ||
-      FLAGS_duration_ms < 0 || FLAGS_requests < 0 ||
-      (FLAGS_duration_ms == 0) == (FLAGS_requests == 0)) {
-    std::fprintf(stderr,
-                 "error: --load needs --connections>=1, --payload_bytes>=16 and exactly one of "
-                 "--duration_ms or --requests\n");
-    return kExitUsage;
-  }
-  options.connections = FLAGS_connections;
-  options.duration = absl::Milliseconds(FLAGS_duration_ms);
-  options.requests = FLAGS_requests;
-  options.payload_bytes = FLAGS_payload_bytes;
-  options.threads = FLAGS_load_threads;
-  options.progress = FLAGS_progress;
-  LoadReport report = RunLoad(options);
-  if (FLAGS_json) {
-    std::printf("%s\n", report.ToJson().c_str());
-  } else {
-    std::printf("%s", report.ToText().c_str());
-  }
-  std::fflush(stdout);
-  if (report.mismatches > 0) return kExitError;
-  return report.round_trips > 0 ? kExitOk : kExitError;
 }
 
 }  // namespace client

@@ -47,6 +47,7 @@ struct LoadOptions {
 struct LoadReport {
   int connections_requested = 0;
   int64_t connections_established = 0;  // peak simultaneously open
+  int64_t connections_served = 0;       // completed at least one round trip
   int64_t round_trips = 0;              // pingpong replies / connect cycles
   int64_t bytes_received = 0;           // reply bytes
   absl::Duration elapsed;
@@ -64,12 +65,6 @@ struct LoadReport {
 };
 
 LoadReport RunLoad(const LoadOptions& options);
-
-// The client binary's --load mode: reads the load flags, runs, prints the
-// report and returns the exit code (1 on any mismatch or if nothing
-// completed). Defined with the load flags in load_generator.cc.
-bool LoadModeRequested();
-int RunLoadFromFlags(const std::string& host, int port, bool raw, absl::Duration timeout);
 
 }  // namespace client
 

@@ -9,6 +9,8 @@
 
 #include <unistd.h>
 
+#include <cstdint>
+
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -35,6 +37,19 @@ DEFINE_string(expect_prefix, std::string(common::kDefaultReplyPrefix),
               "Every reply must be this prefix followed by the line sent.");
 DEFINE_bool(check, true, "Check replies (--nocheck just prints them).");
 
+DEFINE_bool(load, false, "Run as a load generator instead of a conversation.");
+DEFINE_string(load_mode, "pingpong",
+              "'pingpong' (send a line, await the reply, repeat) or 'connect' (connect, welcome, "
+              "one line, close, repeat).");
+DEFINE_int32(connections, 16, "Concurrent connections.");
+DEFINE_int64(duration_ms, 0, "Run this long (or use --requests).");
+DEFINE_int64(requests, 0, "Stop after this many round trips in total (or use --duration_ms).");
+DEFINE_int32(payload_bytes, 64, "Bytes per line sent, newline included (min 16).");
+DEFINE_int32(load_threads, 1, "Event-loop threads of the generator.");
+DEFINE_bool(json, false, "Print the report as one JSON object.");
+DEFINE_bool(progress, isatty(STDERR_FILENO) != 0,
+            "Show a progress line on stderr once a second (default: when stderr is a tty).");
+
 namespace {
 
 // Resolves --port / --port_file. Returns 0 and sets `port`, or an exit code.
@@ -56,6 +71,47 @@ int ResolvePort(int* port) {
   }
 }
 
+// --load: runs the generator from the load flags and prints the report.
+// Exit code 1 on any mismatched reply or if nothing completed.
+int RunLoad(const std::string& host, int port, bool raw, absl::Duration timeout) {
+  client::LoadOptions options;
+  options.host = host;
+  options.port = port;
+  options.raw = raw;
+  options.timeout = timeout;
+  if (FLAGS_load_mode == "pingpong") {
+    options.mode = client::LoadOptions::Mode::kPingPong;
+  } else if (FLAGS_load_mode == "connect") {
+    options.mode = client::LoadOptions::Mode::kConnect;
+  } else {
+    std::fprintf(stderr, "error: --load_mode must be 'pingpong' or 'connect'\n");
+    return client::kExitUsage;
+  }
+  if (FLAGS_connections < 1 || FLAGS_load_threads < 1 || FLAGS_payload_bytes < 16 ||
+      FLAGS_duration_ms < 0 || FLAGS_requests < 0 ||
+      (FLAGS_duration_ms == 0) == (FLAGS_requests == 0)) {
+    std::fprintf(stderr,
+                 "error: --load needs --connections>=1, --payload_bytes>=16 and exactly one of "
+                 "--duration_ms or --requests\n");
+    return client::kExitUsage;
+  }
+  options.connections = FLAGS_connections;
+  options.duration = absl::Milliseconds(FLAGS_duration_ms);
+  options.requests = FLAGS_requests;
+  options.payload_bytes = FLAGS_payload_bytes;
+  options.threads = FLAGS_load_threads;
+  options.progress = FLAGS_progress;
+  client::LoadReport report = client::RunLoad(options);
+  if (FLAGS_json) {
+    std::printf("%s\n", report.ToJson().c_str());
+  } else {
+    std::printf("%s", report.ToText().c_str());
+  }
+  std::fflush(stdout);
+  if (report.mismatches > 0) return client::kExitError;
+  return report.round_trips > 0 ? client::kExitOk : client::kExitError;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -74,13 +130,12 @@ int main(int argc, char** argv) {
   int port = 0;
   if (int rc = ResolvePort(&port); rc != client::kExitOk) return rc;
 
-  if (client::LoadModeRequested()) {
+  if (FLAGS_load) {
     if (argc > 1) {
       std::fprintf(stderr, "error: --load takes no messages\n");
       return client::kExitUsage;
     }
-    return client::RunLoadFromFlags(FLAGS_host, port, FLAGS_raw,
-                                     absl::Milliseconds(FLAGS_timeout_ms));
+    return RunLoad(FLAGS_host, port, FLAGS_raw, absl::Milliseconds(FLAGS_timeout_ms));
   }
 
   client::ConversationOptions options;

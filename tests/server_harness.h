@@ -12,9 +12,14 @@
 
 #include "absl/time/time.h"
 #include "common/unique_fd.h"
-#include "tests/subprocess.h"
+#include "common/subprocess.h"
 
 namespace tests {
+
+using common::Runfile;
+using common::Subprocess;
+using common::SubprocessOptions;
+using common::TempPath;
 
 class ServerProcess {
  public:

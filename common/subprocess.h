@@ -1,22 +1,24 @@
-#ifndef TESTS_SUBPROCESS_H_
-#define TESTS_SUBPROCESS_H_
+#ifndef COMMON_SUBPROCESS_H_
+#define COMMON_SUBPROCESS_H_
 
-// Subprocess: runs a binary for an integration test, with stdin from a
+// Subprocess: runs a binary (for integration tests and benchmark tools), with stdin from a
 // string, stdout/stderr captured to files (no pipe can fill up and stall the
 // child), an optional descriptor limit, and bounded waits. The destructor
 // kills a child that is still running, so a failing test never leaks one.
+// Also reads the child's resource use (CPU time, peak RSS, threads) from /proc.
 //
 // Thread safety: one object per thread.
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/time/time.h"
 
-namespace tests {
+namespace common {
 
 struct SubprocessOptions {
   std::optional<std::string> stdin_data;  // nullopt: /dev/null
@@ -43,20 +45,30 @@ class Subprocess {
 
   // CPU time (user+system) the child has used so far, from /proc.
   absl::Duration CpuTime() const;
+  // From /proc/PID/status while running: peak and current resident set
+  // (bytes), thread count; -1 if unavailable.
+  int64_t PeakRssBytes() const { return StatusField("VmHWM:") * 1024; }
+  int64_t RssBytes() const { return StatusField("VmRSS:") * 1024; }
+  int64_t Threads() const { return StatusField("Threads:"); }
+  // Open descriptors (entries of /proc/PID/fd), -1 if unavailable.
+  int64_t OpenFds() const;
 
  private:
+  int64_t StatusField(const std::string& key) const;
+
   pid_t pid_ = -1;
   std::optional<int> exit_code_;
   std::string stdout_path_;
   std::string stderr_path_;
 };
 
-// A path under the test's private temp directory.
+// A path under the test's private temp directory ($TEST_TMPDIR, else /tmp).
 std::string TempPath(const std::string& name);
 
-// A runfiles path such as "server/server" made absolute.
+// A runfiles path such as "server/server" made absolute (under `bazel test`;
+// under `bazel run` the working directory already is the runfiles root).
 std::string Runfile(const std::string& path);
 
-}  // namespace tests
+}  // namespace common
 
-#endif  // TESTS_SUBPROCESS_H_
+#endif  // COMMON_SUBPROCESS_H_

@@ -1,5 +1,6 @@
-#include "tests/subprocess.h"
+#include "common/subprocess.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -11,12 +12,13 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "glog/logging.h"
 
-namespace tests {
+namespace common {
 namespace {
 
 std::string ReadFile(const std::string& path) {
@@ -125,4 +127,28 @@ absl::Duration Subprocess::CpuTime() const {
   return absl::Seconds(static_cast<double>(ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK)));
 }
 
-}  // namespace tests
+int64_t Subprocess::StatusField(const std::string& key) const {
+  std::ifstream in(absl::StrCat("/proc/", pid_, "/status"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(key, 0) != 0) continue;
+    std::vector<std::string> parts =
+        absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+    long long value = -1;
+    if (parts.size() >= 2 && absl::SimpleAtoi(parts[1], &value)) return value;
+  }
+  return -1;
+}
+
+int64_t Subprocess::OpenFds() const {
+  DIR* dir = ::opendir(absl::StrCat("/proc/", pid_, "/fd").c_str());
+  if (dir == nullptr) return -1;
+  int64_t n = 0;
+  while (dirent* e = ::readdir(dir)) {
+    if (e->d_name[0] != '.') ++n;
+  }
+  ::closedir(dir);
+  return n;
+}
+
+}  // namespace common

@@ -1,0 +1,96 @@
+#include "tools/bench_runner.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "common/subprocess.h"
+
+namespace tools {
+
+std::string ServerBinary() { return common::Runfile("server/server"); }
+
+std::string OutputPath(const std::string& path) {
+  if (!path.empty() && path[0] == '/') return path;
+  const char* cwd = std::getenv("BUILD_WORKING_DIRECTORY");
+  return cwd != nullptr ? absl::StrCat(cwd, "/", path) : path;
+}
+
+std::string FormatMiB(int64_t bytes) {
+  if (bytes < 0) return "?";
+  return absl::StrFormat("%.1f MiB", static_cast<double>(bytes) / (1 << 20));
+}
+
+absl::StatusOr<std::vector<int>> ParseIntList(const std::string& flag, const std::string& text) {
+  std::vector<int> out;
+  for (absl::string_view part : absl::StrSplit(text, ',', absl::SkipEmpty())) {
+    int value = 0;
+    if (!absl::SimpleAtoi(part, &value) || value <= 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", flag, " must be a comma-separated list of positive integers"));
+    }
+    out.push_back(value);
+  }
+  if (out.empty()) return absl::InvalidArgumentError(absl::StrCat("--", flag, " is empty"));
+  return out;
+}
+
+absl::StatusOr<CellResult> RunCell(const ServerSpec& server, client::LoadOptions load) {
+  static std::atomic<int> cell{0};
+  const std::string port_file =
+      common::TempPath(absl::StrCat("bench_", ::getpid(), "_", cell.fetch_add(1), ".port"));
+  std::remove(port_file.c_str());
+  std::vector<std::string> args;
+  for (size_t i = 1; i < server.argv.size(); ++i) {
+    args.push_back(absl::StrReplaceAll(server.argv[i], {{"{port_file}", port_file}}));
+  }
+  common::Subprocess process(server.argv[0], args);
+  int port = 0;
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (port <= 0) {
+    std::ifstream in(port_file);
+    std::string text;
+    if (in && std::getline(in, text) && absl::SimpleAtoi(text, &port) && port > 0) break;
+    port = 0;
+    if (!process.Running() || absl::Now() > deadline) {
+      return absl::UnavailableError(
+          absl::StrCat(server.name, " did not start: ", process.Stderr()));
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  load.host = "127.0.0.1";
+  load.port = port;
+
+  CellResult result;
+  absl::Notification done;
+  std::thread sampler([&] {
+    do {
+      result.max_threads = std::max(result.max_threads, process.Threads());
+      result.peak_rss_bytes = std::max(result.peak_rss_bytes, process.PeakRssBytes());
+    } while (!done.WaitForNotificationWithTimeout(absl::Milliseconds(100)));
+  });
+  result.load = client::RunLoad(load);
+  done.Notify();
+  sampler.join();
+  result.peak_rss_bytes = std::max(result.peak_rss_bytes, process.PeakRssBytes());
+  result.server_cpu_seconds = absl::ToDoubleSeconds(process.CpuTime());
+  process.Signal(SIGTERM);
+  if (!process.Wait(absl::Seconds(15)).has_value()) process.Signal(SIGKILL);
+  std::remove(port_file.c_str());
+  return result;
+}
+
+}  // namespace tools

@@ -1,0 +1,179 @@
+// //tools:tune: measures throughput and latency for each pool size and each
+// connection count, writes a Markdown table, a CSV and an SVG chart, and
+// recommends a pool size per concurrency (the smallest within 5% of the best
+// throughput).
+//
+//   bazel run //tools:tune -- --workers=1,2,4,8,16,64,256 --connections=1,16,256
+//
+// Each (workers, connections) cell starts a fresh optimized server on a free
+// port (so peak RSS is per cell), runs the closed-loop ping-pong load for
+// --duration_ms and stops the server. In the default one-worker-per-session
+// model, connections beyond the pool wait in the queue and are never served
+// during the run: the "served" column shows it.
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/process_init.h"
+#include "gflags/gflags.h"
+#include "tools/bench_runner.h"
+
+DEFINE_string(workers, "1,2,4,8,16,64,256", "Pool sizes to try.");
+DEFINE_string(connections, "1,16,256", "Concurrent connections to try.");
+DEFINE_int32(payload_bytes, 64, "Bytes per line, newline included.");
+DEFINE_int64(duration_ms, 3000, "Load duration per cell.");
+DEFINE_bool(park_idle_sessions, false, "Tune the parked-sessions model instead.");
+DEFINE_string(out_dir, "tune-results", "Output folder (relative to where bazel run started).");
+DEFINE_string(server_flags, "", "Extra server flags, space-separated.");
+
+namespace {
+
+struct Row {
+  int workers;
+  int connections;
+  tools::CellResult cell;
+};
+
+std::string Svg(const std::string& dir) { return absl::StrCat(dir, "/tune.svg"); }
+
+// Renders throughput and p99 against pool size with gnuplot, if present.
+bool Chart(const std::string& dir, const std::vector<int>& connections) {
+  std::ofstream gp(absl::StrCat(dir, "/tune.gp"));
+  gp << "set terminal svg size 1000,420 dynamic font 'sans,11'\n"
+     << "set output '" << Svg(dir) << "'\n"
+     << "set datafile separator ','\n"
+     << "set multiplot layout 1,2 title 'echo server: pool size vs load'\n"
+     << "set logscale x 2\nset grid\nset key left top\nset xlabel 'workers'\n"
+     << "set ylabel 'round trips/s'\nset format y '%.0s%c'\nplot ";
+  std::vector<std::string> plots;
+  for (int c : connections) {
+    plots.push_back(absl::StrCat("'", dir, "/tune.csv' using ($2==", c,
+                                 "?$1:1/0):3 with linespoints title '", c, " conns'"));
+  }
+  gp << absl::StrJoin(plots, ", ") << "\n";
+  gp << "set ylabel 'p99 latency (us)'\nset logscale y\nset format y '%g'\nplot ";
+  plots.clear();
+  for (int c : connections) {
+    plots.push_back(absl::StrCat("'", dir, "/tune.csv' using ($2==", c,
+                                 "?$1:1/0):5 with linespoints title '", c, " conns'"));
+  }
+  gp << absl::StrJoin(plots, ", ") << "\nunset multiplot\n";
+  gp.close();
+  const std::string cmd = absl::StrCat("gnuplot '", dir, "/tune.gp' 2>/dev/null");
+  return std::system(cmd.c_str()) == 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  common::InitProcess("Pool-size tuning: bazel run //tools:tune -- --workers=1,4,16 ...", &argc,
+                      &argv);
+  auto workers = tools::ParseIntList("workers", FLAGS_workers);
+  auto connections = tools::ParseIntList("connections", FLAGS_connections);
+  if (!workers.ok() || !connections.ok() || FLAGS_duration_ms <= 0) {
+    std::fprintf(stderr, "error: %s\n",
+                 !workers.ok() ? std::string(workers.status().message()).c_str()
+                 : !connections.ok() ? std::string(connections.status().message()).c_str()
+                                     : "--duration_ms must be positive");
+    return common::kExitUsage;
+  }
+  const std::string dir = tools::OutputPath(FLAGS_out_dir);
+  if (std::system(absl::StrCat("mkdir -p '", dir, "'").c_str()) != 0) {
+    std::fprintf(stderr, "error: cannot create %s\n", dir.c_str());
+    return 1;
+  }
+
+  std::vector<Row> rows;
+  for (int w : *workers) {
+    for (int c : *connections) {
+      tools::ServerSpec spec;
+      spec.name = absl::StrCat("server --workers=", w);
+      spec.argv = {tools::ServerBinary(), "--port=0", "--port_file={port_file}",
+                   absl::StrCat("--workers=", w),
+                   absl::StrCat("--queue_capacity=", std::max(c, 1)),
+                   absl::StrCat("--park_idle_sessions=", FLAGS_park_idle_sessions),
+                   "--stats_interval_ms=0", "--minloglevel=1"};
+      for (absl::string_view f : absl::StrSplit(FLAGS_server_flags, ' ', absl::SkipEmpty())) {
+        spec.argv.emplace_back(f);
+      }
+      client::LoadOptions load;
+      load.connections = c;
+      load.duration = absl::Milliseconds(FLAGS_duration_ms);
+      load.payload_bytes = FLAGS_payload_bytes;
+      auto cell = tools::RunCell(spec, load);
+      if (!cell.ok()) {
+        std::fprintf(stderr, "error: %s\n", std::string(cell.status().message()).c_str());
+        return 1;
+      }
+      const client::LoadReport& r = cell->load;
+      std::fprintf(stderr, "workers=%-5d connections=%-5d %9.0f rt/s  p99 %8.1f us  served %lld\n",
+                   w, c, r.round_trips_per_second(), r.latency.Percentile(0.99) / 1000.0,
+                   static_cast<long long>(r.connections_served));
+      if (r.mismatches > 0) {
+        std::fprintf(stderr, "error: %lld mismatched replies\n",
+                     static_cast<long long>(r.mismatches));
+        return 1;
+      }
+      rows.push_back({w, c, *std::move(cell)});
+    }
+  }
+
+  std::ofstream csv(absl::StrCat(dir, "/tune.csv"));
+  std::ostringstream md;
+  md << "| workers | connections | served | round trips/s | p50 us | p99 us | p99.9 us | max us "
+        "| busy | timeouts | server peak RSS | server threads |\n"
+     << "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
+  for (const Row& row : rows) {
+    const client::LoadReport& r = row.cell.load;
+    auto us = [&](double q) { return r.latency.Percentile(q) / 1000.0; };
+    csv << absl::StrFormat("%d,%d,%.0f,%.1f,%.1f\n", row.workers, row.connections,
+                           r.round_trips_per_second(), us(0.5), us(0.99));
+    md << absl::StrFormat("| %d | %d | %d | %.0f | %.1f | %.1f | %.1f | %.1f | %d | %d | %s | %d |\n",
+                          row.workers, row.connections, r.connections_served,
+                          r.round_trips_per_second(), us(0.5), us(0.99), us(0.999),
+                          r.latency.max() / 1000.0, r.busy, r.timeouts,
+                          tools::FormatMiB(row.cell.peak_rss_bytes), row.cell.max_threads);
+  }
+  csv.close();
+  md << "\nRecommendation (smallest pool within 5% of the best throughput, among pools that "
+        "served every connection):\n\n";
+  std::string advice;
+  for (int c : *connections) {
+    auto eligible = [c](const Row& row) {
+      return row.connections == c && row.cell.load.connections_served >= c;
+    };
+    double best = 0;
+    for (const Row& row : rows) {
+      if (eligible(row)) best = std::max(best, row.cell.load.round_trips_per_second());
+    }
+    if (best == 0) {
+      advice += absl::StrFormat("- %d connections: no pool tried served them all; try larger "
+                                "--workers or --park_idle_sessions\n", c);
+      continue;
+    }
+    for (const Row& row : rows) {
+      if (eligible(row) && row.cell.load.round_trips_per_second() >= 0.95 * best) {
+        advice += absl::StrFormat("- %d connections: --workers=%d (%.0f round trips/s, best %.0f)\n",
+                                  c, row.workers, row.cell.load.round_trips_per_second(), best);
+        break;
+      }
+    }
+  }
+  md << advice;
+  std::ofstream(absl::StrCat(dir, "/tune.md")) << md.str();
+  const bool charted = Chart(dir, *connections);
+  std::printf("%s\nResults: %s/tune.md, %s/tune.csv, %s\n", md.str().c_str(), dir.c_str(),
+              dir.c_str(), charted ? Svg(dir).c_str() : "no chart (gnuplot missing)");
+  return 0;
+}
