@@ -81,7 +81,7 @@ class Worker {
 
   void Connect(Conn& c, int64_t now);
   void OnEvent(Conn& c, uint32_t events, int64_t now);
-  void OnConnected(Conn& c, int64_t now);
+  void OnConnected(Conn& c, uint32_t events, int64_t now);
   void OnReadable(Conn& c, int64_t now);
   void SendNext(Conn& c, int64_t now);
   void Flush(Conn& c);
@@ -126,11 +126,15 @@ void Worker::Connect(Conn& c, int64_t now) {
   c.started = now;
   c.deadline = now + absl::ToInt64Nanoseconds(options_.timeout);
   c.line.clear();
+  // In line mode the welcome itself says the connect succeeded, so wait for
+  // input straight away: no writability round, no SO_ERROR query, no
+  // re-registration (a third fewer system calls per new connection). Raw
+  // echo has no welcome and must wait for the connect to complete.
   epoll_event ev{};
-  ev.events = EPOLLOUT;
+  ev.events = options_.raw ? EPOLLOUT : EPOLLIN;
   ev.data.ptr = &c;
   ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, c.fd.get(), &ev);
-  c.want_write = true;
+  c.want_write = options_.raw;
   ++connecting_;
 }
 
@@ -183,10 +187,9 @@ void Worker::Flush(Conn& c) {
   if (c.want_write) Watch(c, false);
 }
 
-void Worker::OnConnected(Conn& c, int64_t now) {
+void Worker::OnConnected(Conn& c, uint32_t events, int64_t now) {
   --connecting_;
-  if (!common::ConnectResult(c.fd).ok()) {
-    c.state = State::kIdle;  // so Kill() does not count it as connecting
+  if ((options_.raw || (events & EPOLLERR)) && !common::ConnectResult(c.fd).ok()) {
     c.fd.Reset();
     ++report_.connect_failures;
     c.state = State::kDead;
@@ -195,12 +198,13 @@ void Worker::OnConnected(Conn& c, int64_t now) {
   ++open_now_;
   shared_->open.fetch_add(1, std::memory_order_relaxed);
   report_.connections_established = std::max(report_.connections_established, open_now_);
-  Watch(c, false);
   if (options_.raw) {
+    Watch(c, false);
     c.state = State::kAwaiting;
     SendNext(c, now);
   } else {
     c.state = State::kWelcome;
+    OnReadable(c, now);  // the event that completed the connect was input
   }
 }
 
@@ -258,7 +262,7 @@ void Worker::OnReadable(Conn& c, int64_t now) {
 
 void Worker::OnEvent(Conn& c, uint32_t events, int64_t now) {
   if (c.state == State::kConnecting) {
-    if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) OnConnected(c, now);
+    if (events & (EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP)) OnConnected(c, events, now);
     return;
   }
   if ((events & EPOLLOUT) && c.state == State::kAwaiting) Flush(c);

@@ -70,8 +70,8 @@ int main(int argc, char** argv) {
     return common::kExitUsage;
   }
   std::printf("| server | mode | conns | served | round trips/s | p50 us | p99 us | max us | "
-              "errors | peak RSS | threads |\n"
-              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+              "errors | server CPU us per round trip | peak RSS | threads |\n"
+              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
   int failures = 0;
   for (absl::string_view name : absl::StrSplit(FLAGS_servers, ',', absl::SkipEmpty())) {
     tools::ServerSpec spec = Spec(std::string(name));
@@ -97,12 +97,15 @@ int main(int argc, char** argv) {
       const client::LoadReport& r = cell->load;
       const int64_t errors =
           r.connect_failures + r.busy + r.timeouts + r.mismatches + r.server_closed;
-      std::printf("| %s | %s | %d | %lld | %.0f | %.1f | %.1f | %.1f | %lld | %s | %lld |\n",
+      const double cpu_us_per_rt =
+          r.round_trips > 0 ? cell->server_cpu_seconds * 1e6 / static_cast<double>(r.round_trips)
+                            : 0;
+      std::printf("| %s | %s | %d | %lld | %.0f | %.1f | %.1f | %.1f | %lld | %.1f | %s | %lld |\n",
                   spec.name.c_str(),
                   mode == client::LoadOptions::Mode::kPingPong ? "ping-pong" : "connect",
                   conns, static_cast<long long>(r.connections_served), r.round_trips_per_second(),
                   r.latency.Percentile(0.5) / 1000.0, r.latency.Percentile(0.99) / 1000.0,
-                  r.latency.max() / 1000.0, static_cast<long long>(errors),
+                  r.latency.max() / 1000.0, static_cast<long long>(errors), cpu_us_per_rt,
                   tools::FormatMiB(cell->peak_rss_bytes).c_str(),
                   static_cast<long long>(cell->max_threads));
       std::fflush(stdout);

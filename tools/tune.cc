@@ -45,30 +45,39 @@ struct Row {
   tools::CellResult cell;
 };
 
-std::string Svg(const std::string& dir) { return absl::StrCat(dir, "/tune.svg"); }
-
-// Renders throughput and p99 against pool size with gnuplot, if present.
-bool Chart(const std::string& dir, const std::vector<int>& connections) {
+// Renders throughput and p99 against pool size (one line per connection
+// count) with gnuplot, as tune.svg and tune.png. Returns false without it.
+bool Chart(const std::string& dir, const std::vector<Row>& rows,
+           const std::vector<int>& connections) {
+  for (int c : connections) {
+    std::ofstream dat(absl::StrCat(dir, "/tune_c", c, ".dat"));
+    for (const Row& row : rows) {
+      if (row.connections != c) continue;
+      dat << row.workers << " " << row.cell.load.round_trips_per_second() << " "
+          << row.cell.load.latency.Percentile(0.99) / 1000.0 << "\n";
+    }
+  }
+  auto plot = [&](int column) {
+    std::vector<std::string> lines;
+    for (int c : connections) {
+      lines.push_back(absl::StrCat("'", dir, "/tune_c", c, ".dat' using 1:", column,
+                                   " with linespoints lw 2 title '", c, " connections'"));
+    }
+    return absl::StrJoin(lines, ", ");
+  };
   std::ofstream gp(absl::StrCat(dir, "/tune.gp"));
-  gp << "set terminal svg size 1000,420 dynamic font 'sans,11'\n"
-     << "set output '" << Svg(dir) << "'\n"
-     << "set datafile separator ','\n"
-     << "set multiplot layout 1,2 title 'echo server: pool size vs load'\n"
-     << "set logscale x 2\nset grid\nset key left top\nset xlabel 'workers'\n"
-     << "set ylabel 'round trips/s'\nset format y '%.0s%c'\nplot ";
-  std::vector<std::string> plots;
-  for (int c : connections) {
-    plots.push_back(absl::StrCat("'", dir, "/tune.csv' using ($2==", c,
-                                 "?$1:1/0):3 with linespoints title '", c, " conns'"));
+  for (const std::string& term : {std::string("svg size 1000,420 dynamic font 'sans,11'"),
+                                  std::string("pngcairo size 1000,420 font 'sans,10'")}) {
+    gp << "set terminal " << term << "\n"
+       << "set output '" << dir << "/tune." << (term.rfind("svg", 0) == 0 ? "svg" : "png")
+       << "'\n"
+       << "set multiplot layout 1,2 title 'pool size vs load (64-byte lines, loopback)'\n"
+       << "unset logscale\nset logscale x 2\nset grid\nset key left top\n"
+       << "set xlabel 'workers'\nset ylabel 'round trips/s'\nset format y '%.0s%c'\n"
+       << "plot " << plot(2) << "\n"
+       << "set ylabel 'p99 latency (us)'\nset logscale y 10\nset format y '%g'\n"
+       << "plot " << plot(3) << "\nunset multiplot\n";
   }
-  gp << absl::StrJoin(plots, ", ") << "\n";
-  gp << "set ylabel 'p99 latency (us)'\nset logscale y\nset format y '%g'\nplot ";
-  plots.clear();
-  for (int c : connections) {
-    plots.push_back(absl::StrCat("'", dir, "/tune.csv' using ($2==", c,
-                                 "?$1:1/0):5 with linespoints title '", c, " conns'"));
-  }
-  gp << absl::StrJoin(plots, ", ") << "\nunset multiplot\n";
   gp.close();
   const std::string cmd = absl::StrCat("gnuplot '", dir, "/tune.gp' 2>/dev/null");
   return std::system(cmd.c_str()) == 0;
@@ -172,8 +181,8 @@ int main(int argc, char** argv) {
   }
   md << advice;
   std::ofstream(absl::StrCat(dir, "/tune.md")) << md.str();
-  const bool charted = Chart(dir, *connections);
-  std::printf("%s\nResults: %s/tune.md, %s/tune.csv, %s\n", md.str().c_str(), dir.c_str(),
-              dir.c_str(), charted ? Svg(dir).c_str() : "no chart (gnuplot missing)");
+  const bool charted = Chart(dir, rows, *connections);
+  std::printf("%s\nResults in %s: tune.md, tune.csv%s\n", md.str().c_str(), dir.c_str(),
+              charted ? ", tune.svg, tune.png" : " (no chart: gnuplot missing)");
   return 0;
 }
