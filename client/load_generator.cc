@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -18,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
+#include "common/fd_limit.h"
 #include "common/socket.h"
 #include "common/unique_fd.h"
 
@@ -29,15 +29,6 @@ using Clock = std::chrono::steady_clock;
 int64_t NowNanos() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
       .count();
-}
-
-// Lets one process hold many sockets.
-void RaiseFdLimit() {
-  rlimit rl{};
-  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &rl);
-  }
 }
 
 // Counters shared with the progress display.
@@ -62,7 +53,7 @@ class Worker {
   LoadReport& report() { return report_; }
 
  private:
-  enum class State { kIdle, kConnecting, kWelcome, kAwaiting, kDead };
+  enum class State { kIdle, kConnecting, kWelcome, kAwaiting, kHolding, kDead };
   struct Conn {
     int id = 0;
     State state = State::kIdle;
@@ -141,7 +132,7 @@ void Worker::Connect(Conn& c, int64_t now) {
 void Worker::Kill(Conn& c, int64_t* counter) {
   if (counter != nullptr) ++*counter;
   if (c.state == State::kConnecting) --connecting_;
-  if (c.state == State::kWelcome || c.state == State::kAwaiting) {
+  if (c.state == State::kWelcome || c.state == State::kAwaiting || c.state == State::kHolding) {
     --open_now_;
     shared_->open.fetch_sub(1, std::memory_order_relaxed);
   }
@@ -228,8 +219,17 @@ void Worker::OnReadable(Conn& c, int64_t now) {
       Kill(c, &report_.mismatches);
       return;
     }
+    if (options_.mode == LoadOptions::Mode::kIdle) {
+      c.state = State::kHolding;
+      ++report_.connections_served;
+      return;
+    }
     SendNext(c, now);
     if (c.state != State::kAwaiting) Kill(c, nullptr);  // stopping
+    return;
+  }
+  if (c.state == State::kHolding) {  // the server spoke to an idle client: it is closing
+    Kill(c, &report_.server_closed);
     return;
   }
   if (c.state != State::kAwaiting) return;
@@ -277,7 +277,8 @@ void Worker::Run(int64_t end_nanos) {
   for (;;) {
     int64_t now = NowNanos();
     const bool stopping = shared_->stop.load(std::memory_order_relaxed) ||
-                          (end_nanos > 0 && now >= end_nanos);
+                          (end_nanos > 0 && now >= end_nanos) ||
+                          (options_.stop != nullptr && options_.stop->load());
     if (stopping) shared_->stop.store(true, std::memory_order_relaxed);
     // (Re)connect idle connections, a bounded number at a time.
     if (!stopping) {
@@ -293,12 +294,17 @@ void Worker::Run(int64_t end_nanos) {
         any_busy = true;
         break;
       }
-      if (c.state == State::kWelcome && !stopping) {
+      if ((c.state == State::kWelcome || c.state == State::kHolding) && !stopping) {
         any_busy = true;
         break;
       }
     }
     if (stopping && !any_busy) break;
+    if (stopping) {
+      for (Conn& c : conns_) {
+        if (c.state == State::kHolding) Kill(c, nullptr);
+      }
+    }
     if (!stopping && !any_busy && open_now_ == 0) break;  // everything died
 
     int n = ::epoll_wait(epoll_.get(), events, kMaxEvents, 50);
@@ -367,7 +373,7 @@ std::string LoadReport::ToJson() const {
 }
 
 LoadReport RunLoad(const LoadOptions& options) {
-  RaiseFdLimit();
+  common::RaiseFdLimitToMax();
   LoadReport total;
   total.connections_requested = options.connections;
   auto address = common::Resolve(options.host, options.port);

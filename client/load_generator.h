@@ -14,11 +14,14 @@
 //    one, is a mismatch rather than a coincidental match.
 //  * connect: connect, read the welcome, one line, close, repeat; measures
 //    the rate of new connections.
+//  * idle: connect, read the welcome, then hold the connection silently
+//    (the many-idle-clients scenario); `connections_served` counts welcomes.
 // Runs for --duration_ms, or until --requests round trips (cycles) in total.
 //
 // Thread safety: RunLoad() is self-contained; it starts and joins its own
 // threads.
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 
@@ -28,7 +31,7 @@
 namespace client {
 
 struct LoadOptions {
-  enum class Mode { kPingPong, kConnect };
+  enum class Mode { kPingPong, kConnect, kIdle };
   std::string host = "127.0.0.1";
   int port = 0;
   Mode mode = Mode::kPingPong;
@@ -42,6 +45,9 @@ struct LoadOptions {
   absl::Duration timeout = absl::Seconds(5);  // connect, welcome, each reply
   int max_connecting = 256;                   // connects in flight at once
   bool progress = false;                      // one status line per second
+  // Optional: setting it ends the run early (e.g. a benchmark holding idle
+  // connections while it measures something else).
+  const std::atomic<bool>* stop = nullptr;
 };
 
 struct LoadReport {

@@ -39,8 +39,8 @@ DEFINE_bool(check, true, "Check replies (--nocheck just prints them).");
 
 DEFINE_bool(load, false, "Run as a load generator instead of a conversation.");
 DEFINE_string(load_mode, "pingpong",
-              "'pingpong' (send a line, await the reply, repeat) or 'connect' (connect, welcome, "
-              "one line, close, repeat).");
+              "'pingpong' (send a line, await the reply, repeat), 'connect' (connect, welcome, "
+              "one line, close, repeat) or 'idle' (connect, welcome, stay silent).");
 DEFINE_int32(connections, 16, "Concurrent connections.");
 DEFINE_int64(duration_ms, 0, "Run this long (or use --requests).");
 DEFINE_int64(requests, 0, "Stop after this many round trips in total (or use --duration_ms).");
@@ -83,8 +83,10 @@ int RunLoad(const std::string& host, int port, bool raw, absl::Duration timeout)
     options.mode = client::LoadOptions::Mode::kPingPong;
   } else if (FLAGS_load_mode == "connect") {
     options.mode = client::LoadOptions::Mode::kConnect;
+  } else if (FLAGS_load_mode == "idle") {
+    options.mode = client::LoadOptions::Mode::kIdle;
   } else {
-    std::fprintf(stderr, "error: --load_mode must be 'pingpong' or 'connect'\n");
+    std::fprintf(stderr, "error: --load_mode must be 'pingpong', 'connect' or 'idle'\n");
     return client::kExitUsage;
   }
   if (FLAGS_connections < 1 || FLAGS_load_threads < 1 || FLAGS_payload_bytes < 16 ||
@@ -109,6 +111,10 @@ int RunLoad(const std::string& host, int port, bool raw, absl::Duration timeout)
   }
   std::fflush(stdout);
   if (report.mismatches > 0) return client::kExitError;
+  if (options.mode == client::LoadOptions::Mode::kIdle) {
+    return report.connections_served == options.connections ? client::kExitOk
+                                                             : client::kExitError;
+  }
   return report.round_trips > 0 ? client::kExitOk : client::kExitError;
 }
 

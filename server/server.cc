@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/fd_limit.h"
 #include "common/protocol.h"
 #include "common/socket.h"
 #include "glog/logging.h"
@@ -55,6 +56,8 @@ Server::~Server() { Shutdown(); }
 
 absl::Status Server::Start() {
   CHECK(!running_) << "Start() called twice";
+  // Every client costs a descriptor: take all the kernel allows.
+  const long fd_limit = common::RaiseFdLimitToMax();
   auto listener = common::Listen(options_.host, options_.port, options_.listen_backlog);
   if (!listener.ok()) return listener.status();
   auto port = common::BoundPort(*listener);
@@ -79,7 +82,9 @@ absl::Status Server::Start() {
             << " workers=" << options_.workers << " queue_capacity=" << options_.queue_capacity
             << " overload_policy=" << OverloadPolicyName(options_.overload_policy)
             << " framing=" << FramingName(options_.framing)
-            << " park_idle_sessions=" << (options_.park_idle_sessions ? "true" : "false");
+            << " park_idle_sessions=" << (options_.park_idle_sessions ? "true" : "false")
+            << " fd_limit=" << fd_limit << " (about " << std::max(0L, fd_limit - 16)
+            << " connections)";
   return absl::OkStatus();
 }
 

@@ -48,31 +48,47 @@ absl::StatusOr<std::vector<int>> ParseIntList(const std::string& flag, const std
   return out;
 }
 
-absl::StatusOr<CellResult> RunCell(const ServerSpec& server, client::LoadOptions load) {
-  static std::atomic<int> cell{0};
-  const std::string port_file =
-      common::TempPath(absl::StrCat("bench_", ::getpid(), "_", cell.fetch_add(1), ".port"));
+void RunningServer::Stop() {
+  if (process == nullptr) return;
+  process->Signal(SIGTERM);
+  if (!process->Wait(absl::Seconds(15)).has_value()) process->Signal(SIGKILL);
+  process.reset();
   std::remove(port_file.c_str());
+}
+
+absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(const ServerSpec& server) {
+  static std::atomic<int> count{0};
+  auto running = std::make_unique<RunningServer>();
+  running->port_file =
+      common::TempPath(absl::StrCat("bench_", ::getpid(), "_", count.fetch_add(1), ".port"));
+  std::remove(running->port_file.c_str());
   std::vector<std::string> args;
   for (size_t i = 1; i < server.argv.size(); ++i) {
-    args.push_back(absl::StrReplaceAll(server.argv[i], {{"{port_file}", port_file}}));
+    args.push_back(absl::StrReplaceAll(server.argv[i], {{"{port_file}", running->port_file}}));
   }
-  common::Subprocess process(server.argv[0], args);
-  int port = 0;
+  running->process = std::make_unique<common::Subprocess>(server.argv[0], args);
   const absl::Time deadline = absl::Now() + absl::Seconds(20);
-  while (port <= 0) {
-    std::ifstream in(port_file);
+  for (;;) {
+    std::ifstream in(running->port_file);
     std::string text;
-    if (in && std::getline(in, text) && absl::SimpleAtoi(text, &port) && port > 0) break;
-    port = 0;
-    if (!process.Running() || absl::Now() > deadline) {
+    if (in && std::getline(in, text) && absl::SimpleAtoi(text, &running->port) &&
+        running->port > 0) {
+      return running;
+    }
+    if (!running->process->Running() || absl::Now() > deadline) {
       return absl::UnavailableError(
-          absl::StrCat(server.name, " did not start: ", process.Stderr()));
+          absl::StrCat(server.name, " did not start: ", running->process->Stderr()));
     }
     absl::SleepFor(absl::Milliseconds(10));
   }
+}
+
+absl::StatusOr<CellResult> RunCell(const ServerSpec& server, client::LoadOptions load) {
+  auto running = StartServer(server);
+  if (!running.ok()) return running.status();
+  common::Subprocess& process = *(*running)->process;
   load.host = "127.0.0.1";
-  load.port = port;
+  load.port = (*running)->port;
 
   CellResult result;
   absl::Notification done;
@@ -87,9 +103,6 @@ absl::StatusOr<CellResult> RunCell(const ServerSpec& server, client::LoadOptions
   sampler.join();
   result.peak_rss_bytes = std::max(result.peak_rss_bytes, process.PeakRssBytes());
   result.server_cpu_seconds = absl::ToDoubleSeconds(process.CpuTime());
-  process.Signal(SIGTERM);
-  if (!process.Wait(absl::Seconds(15)).has_value()) process.Signal(SIGKILL);
-  std::remove(port_file.c_str());
   return result;
 }
 

@@ -8,11 +8,13 @@
 // same way.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "client/load_generator.h"
+#include "common/subprocess.h"
 
 namespace tools {
 
@@ -22,6 +24,19 @@ struct ServerSpec {
   std::string name;
   std::vector<std::string> argv;
 };
+
+// A running server process, stopped (SIGTERM, then SIGKILL) on Stop() or
+// destruction.
+struct RunningServer {
+  std::unique_ptr<common::Subprocess> process;
+  int port = 0;
+  std::string port_file;
+  void Stop();
+  ~RunningServer() { Stop(); }
+};
+
+// Starts `server` and waits (up to 20 s) for its port file.
+absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(const ServerSpec& server);
 
 struct CellResult {
   client::LoadReport load;
