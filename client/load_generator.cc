@@ -26,6 +26,14 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// The server's own lines ("bye: ...", "busy: ...", "error: ...").
+bool IsClosingLine(absl::string_view data) {
+  for (absl::string_view word : {"bye:", "busy:", "error:"}) {
+    if (data.substr(0, word.size()) == word.substr(0, data.size())) return true;
+  }
+  return false;
+}
+
 int64_t NowNanos() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
       .count();
@@ -51,6 +59,7 @@ class Worker {
 
   void Run(int64_t end_nanos);
   LoadReport& report() { return report_; }
+  void Seed(uint64_t seed) { rng_ ^= seed * 0xbf58476d1ce4e5b9ull; }
 
  private:
   enum class State { kIdle, kConnecting, kWelcome, kAwaiting, kHolding, kDead };
@@ -79,6 +88,12 @@ class Worker {
   void Kill(Conn& c, int64_t* counter);
   void Watch(Conn& c, bool writable);
   bool TakeRequest();
+  uint64_t Random() {  // xorshift64: cheap, deterministic per worker
+    rng_ ^= rng_ << 13;
+    rng_ ^= rng_ >> 7;
+    rng_ ^= rng_ << 17;
+    return rng_;
+  }
 
   const LoadOptions& options_;
   const common::SocketAddress& address_;
@@ -89,6 +104,7 @@ class Worker {
   LoadReport report_;
   int connecting_ = 0;
   int64_t open_now_ = 0;
+  uint64_t rng_ = 0x9e3779b97f4a7c15ull;
   char buf_[65536];
 };
 
@@ -145,10 +161,15 @@ void Worker::SendNext(Conn& c, int64_t now) {
     shared_->stop.store(true, std::memory_order_relaxed);
     return;
   }
-  // "<id>:<seq>:" then filler, then '\n': every line is unique.
+  // "<id>:<seq>:" then filler, then '\n': every line is unique (lines too
+  // short for the tag are filler only).
+  size_t len = static_cast<size_t>(std::max(options_.payload_bytes, 16));
+  if (options_.payload_bytes_max > 0) {
+    len = 1 + static_cast<size_t>(Random() % static_cast<uint64_t>(options_.payload_bytes_max));
+  }
   c.out = absl::StrCat(c.id, ":", c.seq++, ":");
-  const size_t len = static_cast<size_t>(std::max(options_.payload_bytes, 16));
-  if (c.out.size() < len - 1) c.out.append(len - 1 - c.out.size(), 'x');
+  if (c.out.size() > len - 1) c.out.clear();
+  c.out.append(len - 1 - c.out.size(), static_cast<char>('a' + c.seq % 26));
   c.out.push_back('\n');
   c.out_pos = 0;
   c.expected = absl::StrCat(expected_prefix_, c.out);
@@ -175,6 +196,7 @@ void Worker::Flush(Conn& c) {
     Kill(c, &report_.server_closed);
     return;
   }
+  ++report_.lines_sent;
   if (c.want_write) Watch(c, false);
 }
 
@@ -233,17 +255,25 @@ void Worker::OnReadable(Conn& c, int64_t now) {
     return;
   }
   if (c.state != State::kAwaiting) return;
-  report_.bytes_received += n;
   const size_t want = c.expected.size() - c.matched;
-  if (data.size() > want || data != absl::string_view(c.expected).substr(c.matched, data.size())) {
+  const absl::string_view reply = data.substr(0, want);
+  report_.bytes_received += static_cast<int64_t>(reply.size());
+  if (reply != absl::string_view(c.expected).substr(c.matched, reply.size())) {
     // A closing line in place of the reply is the server ending the session.
-    const bool closing = c.matched == 0 && !expected_prefix_.empty() &&
-                         (data[0] == 'b' || data[0] == 'e') && data[0] != c.expected[0];
+    const bool closing = c.matched == 0 && IsClosingLine(data) && !IsClosingLine(c.expected);
     Kill(c, closing ? &report_.server_closed : &report_.mismatches);
     return;
   }
-  c.matched += data.size();
+  c.matched += reply.size();
   if (c.matched < c.expected.size()) return;
+  // Bytes after a complete reply were not asked for: only a closing line
+  // (the server ending the session, e.g. at shutdown) may follow.
+  if (data.size() > want) {
+    report_.latency.Record(now - c.started);
+    ++report_.round_trips;
+    Kill(c, IsClosingLine(data.substr(want)) ? &report_.server_closed : &report_.mismatches);
+    return;
+  }
   report_.latency.Record(now - c.started);
   ++report_.round_trips;
   if (!c.served) {
@@ -251,7 +281,11 @@ void Worker::OnReadable(Conn& c, int64_t now) {
     ++report_.connections_served;
   }
   shared_->round_trips.fetch_add(1, std::memory_order_relaxed);
-  if (options_.mode == LoadOptions::Mode::kConnect) {
+  const bool disconnect =
+      options_.mode == LoadOptions::Mode::kConnect ||
+      (options_.disconnect_probability > 0 &&
+       static_cast<double>(Random() % 1000000) < options_.disconnect_probability * 1e6);
+  if (disconnect) {
     Kill(c, nullptr);
     if (!shared_->stop.load(std::memory_order_relaxed)) c.state = State::kIdle;
     return;
@@ -388,6 +422,7 @@ LoadReport RunLoad(const LoadOptions& options) {
   for (int t = 0; t < threads; ++t) {
     const int count = options.connections / threads + (t < options.connections % threads ? 1 : 0);
     workers.push_back(std::make_unique<Worker>(options, *address, next_id, count, &shared));
+    workers.back()->Seed(static_cast<uint64_t>(t) + 1);
     next_id += count;
   }
   const int64_t start = NowNanos();
@@ -425,6 +460,7 @@ LoadReport RunLoad(const LoadOptions& options) {
     total.connections_established += r.connections_established;
     total.connections_served += r.connections_served;
     total.round_trips += r.round_trips;
+    total.lines_sent += r.lines_sent;
     total.bytes_received += r.bytes_received;
     total.latency.Merge(r.latency);
     total.connect_failures += r.connect_failures;

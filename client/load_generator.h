@@ -39,6 +39,12 @@ struct LoadOptions {
   absl::Duration duration = absl::ZeroDuration();  // either this ...
   int64_t requests = 0;                            // ... or this (total)
   int payload_bytes = 64;                          // line length, '\n' included
+  // If > 0, each line's length is instead drawn uniformly from
+  // [1, payload_bytes_max] (soak testing: from bare "\n" to the limit).
+  int payload_bytes_max = 0;
+  // After each verified reply, the connection closes and reconnects with
+  // this probability (soak testing: random disconnects).
+  double disconnect_probability = 0;
   bool raw = false;
   std::string expect_prefix = "ok ...";
   int threads = 1;
@@ -54,7 +60,8 @@ struct LoadReport {
   int connections_requested = 0;
   int64_t connections_established = 0;  // peak simultaneously open
   int64_t connections_served = 0;       // completed at least one round trip
-  int64_t round_trips = 0;              // pingpong replies / connect cycles
+  int64_t lines_sent = 0;               // lines fully sent
+  int64_t round_trips = 0;              // replies verified / connect cycles
   int64_t bytes_received = 0;           // reply bytes
   absl::Duration elapsed;
   LatencyHistogram latency;             // nanoseconds per round trip/cycle

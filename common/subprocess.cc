@@ -72,6 +72,9 @@ Subprocess::Subprocess(std::string binary, std::vector<std::string> args,
     ::dup2(in, 0);
     ::dup2(out, 1);
     ::dup2(err, 2);
+    if (options.as_nobody && ::geteuid() == 0) {
+      if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(126);
+    }
     if (options.rlimit_nofile > 0) {
       rlimit rl{static_cast<rlim_t>(options.rlimit_nofile),
                 static_cast<rlim_t>(options.rlimit_nofile)};

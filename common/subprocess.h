@@ -23,6 +23,7 @@ namespace common {
 struct SubprocessOptions {
   std::optional<std::string> stdin_data;  // nullopt: /dev/null
   int rlimit_nofile = 0;                  // 0: inherit
+  bool as_nobody = false;                 // drop root to uid/gid 65534 (nobody)
 };
 
 class Subprocess {

@@ -63,10 +63,6 @@ absl::Status Server::Start() {
   auto port = common::BoundPort(*listener);
   if (!port.ok()) return port.status();
   port_ = *port;
-  if (!options_.port_file.empty()) {
-    absl::Status written = WritePortFile(options_.port_file, port_);
-    if (!written.ok()) return written;
-  }
 
   closer_ = std::make_unique<LingeringCloser>(kLinger, MaxLingering());
   acceptor_ = std::make_unique<Acceptor>(std::move(*listener), options_.overload_policy,
@@ -77,6 +73,15 @@ absl::Status Server::Start() {
   acceptor_thread_ = std::thread([this] { acceptor_->Run(stop_accepting_); });
   stats_thread_ = std::thread([this] { StatsLoop(); });
   running_ = true;
+
+  // Last: the port file tells scripts the server is ready to serve.
+  if (!options_.port_file.empty()) {
+    absl::Status written = WritePortFile(options_.port_file, port_);
+    if (!written.ok()) {
+      Shutdown();
+      return written;
+    }
+  }
 
   LOG(INFO) << "listening on " << options_.host << " port " << port_
             << " workers=" << options_.workers << " queue_capacity=" << options_.queue_capacity

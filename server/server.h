@@ -39,8 +39,9 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds, writes --port_file, starts every thread and logs one start-up
-  // line. On error nothing is left running.
+  // Binds, starts every thread, writes --port_file (last: its appearance
+  // means "ready") and logs one start-up line. On error nothing is left
+  // running.
   absl::Status Start();
 
   // Graceful stop as described above; returns when every thread has joined.

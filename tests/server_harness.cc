@@ -83,6 +83,10 @@ bool RawClient::Send(const std::string& bytes) {
   return common::SendAll(socket_, bytes, absl::Now() + absl::Seconds(10)).ok();
 }
 
+bool RawClient::SendFor(const std::string& bytes, absl::Duration timeout) {
+  return common::SendAll(socket_, bytes, absl::Now() + timeout).ok();
+}
+
 std::string RawClient::ReadLine(absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   char buf[4096];

@@ -64,6 +64,8 @@ class RawClient {
   explicit RawClient(int port, const std::string& host = "127.0.0.1");
   bool connected() const { return socket_.valid(); }
   bool Send(const std::string& bytes);
+  // Like Send, but gives up after `timeout` (a peer that stopped reading).
+  bool SendFor(const std::string& bytes, absl::Duration timeout);
   // Reads one line (through '\n') within `timeout`; "" on EOF/timeout.
   std::string ReadLine(absl::Duration timeout = absl::Seconds(10));
   // Reads until EOF (or timeout); returns everything read.

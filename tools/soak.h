@@ -1,0 +1,45 @@
+#ifndef TOOLS_SOAK_H_
+#define TOOLS_SOAK_H_
+
+// Soak: a bounded, randomized endurance run against a fresh server. Many
+// connections send lines of random length (1 byte up to --max_line_bytes),
+// every reply is checked byte for byte, connections drop and reconnect at
+// random. Afterwards the server's descriptor count must be back at its
+// baseline. Shared by //tools:soak (long runs) and //tests:soak_test (CI).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "client/load_generator.h"
+
+namespace tools {
+
+struct SoakOptions {
+  int connections = 200;
+  absl::Duration duration = absl::Seconds(60);
+  int max_line_bytes = 8192;
+  double disconnect_probability = 0.01;
+  std::vector<std::string> server_flags;  // e.g. {"--park_idle_sessions"}
+  int load_threads = 1;
+};
+
+struct SoakReport {
+  client::LoadReport load;
+  int64_t fds_start = -1, fds_end = -1;
+  int64_t rss_start = -1, rss_end = -1, rss_peak = -1;
+  int server_exit_code = -1;
+
+  // Lines verified == sent, no mismatch, descriptors back to baseline,
+  // clean exit.
+  bool ok() const;
+  std::string ToText() const;
+};
+
+absl::StatusOr<SoakReport> RunSoak(const SoakOptions& options);
+
+}  // namespace tools
+
+#endif  // TOOLS_SOAK_H_
