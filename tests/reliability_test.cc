@@ -63,10 +63,12 @@ TEST(Reliability, FloodUnderRejectGetsBusyAndServerStaysUp) {
       ++waiting;
     }
   }
-  // Exactly workers + queue fit; every other client was told "busy".
+  // At most workers + queue fit (fewer if the burst outran the workers'
+  // first pops); every other client was told "busy", none left hanging.
   EXPECT_EQ(welcomed, 2);
-  EXPECT_EQ(waiting, 2);
-  EXPECT_EQ(busy, 36);
+  EXPECT_LE(waiting, 2);
+  EXPECT_EQ(welcomed + waiting + busy, 40);
+  EXPECT_GE(busy, 36);
   clients.clear();
   EXPECT_TRUE(ServesOneMore(*server));
   EXPECT_EQ(server->Stop(), 0);
