@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <cstdio>
 #include <fstream>
 
 #include "absl/strings/numbers.h"
@@ -36,7 +37,13 @@ ServerProcess::ServerProcess(std::vector<std::string> flags, SubprocessOptions o
 
 std::optional<int> ServerProcess::Stop(absl::Duration timeout) {
   process_->Signal(SIGTERM);
-  return process_->Wait(timeout);
+  std::optional<int> code = process_->Wait(timeout);
+  if (code != 0) {
+    // Shows sanitizer reports and crashes in the test log.
+    std::fprintf(stderr, "server exited with %d; its log:\n%s\n", code.value_or(-1),
+                 process_->Stderr().c_str());
+  }
+  return code;
 }
 
 std::string ServerProcess::FinalStats() const {
