@@ -119,12 +119,8 @@ int Conversation::Run(const std::vector<std::string>* messages, int input_fd) {
     const bool read_input = input_fd >= 0 && !input_done && welcomed_;
     if (read_input) fds[nfds++] = {input_fd, POLLIN, 0};
     // The timeout bounds waiting for the server, not for a person typing.
-    int timeout_ms = -1;
-    if (waiting_for_server || !to_send.empty()) {
-      timeout_ms = static_cast<int>(
-          std::max<int64_t>(0, absl::ToInt64Milliseconds(deadline - absl::Now())));
-    }
-    int rc = ::poll(fds, nfds, timeout_ms);
+    const bool waiting = waiting_for_server || !to_send.empty();
+    int rc = ::poll(fds, nfds, common::PollTimeoutMs(waiting ? deadline : absl::InfiniteFuture()));
     if (rc < 0) {
       if (errno == EINTR) continue;
       return Fail(kExitError, absl::StrCat("poll: ", std::strerror(errno)));

@@ -377,33 +377,45 @@ double LoadReport::megabytes_per_second() const {
   return s > 0 ? static_cast<double>(bytes_received) / s / 1e6 : 0;
 }
 
+namespace {
+
+// Every number a report prints, in one place for both formats.
+struct ReportNumbers {
+  double seconds, rtt_per_s, mb_per_s, p50, p90, p99, p999, max;  // latencies in us
+};
+
+ReportNumbers Numbers(const LoadReport& r) {
+  auto us = [&](double q) { return static_cast<double>(r.latency.Percentile(q)) / 1000.0; };
+  return {absl::ToDoubleSeconds(r.elapsed), r.round_trips_per_second(), r.megabytes_per_second(),
+          us(0.5), us(0.9), us(0.99), us(0.999), static_cast<double>(r.latency.max()) / 1000.0};
+}
+
+}  // namespace
+
 std::string LoadReport::ToText() const {
-  auto us = [](int64_t ns) { return static_cast<double>(ns) / 1000.0; };
+  const ReportNumbers n = Numbers(*this);
   return absl::StrFormat(
       "connections: %d requested, %d established (peak), %d served\n"
       "round trips: %d in %.2f s = %.0f/s, %.2f MB/s received\n"
       "latency us:  p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n"
       "errors:      connect_failures %d  busy %d  timeouts %d  mismatches %d  "
       "server_closed %d\n",
-      connections_requested, connections_established, connections_served, round_trips,
-      absl::ToDoubleSeconds(elapsed), round_trips_per_second(), megabytes_per_second(),
-      us(latency.Percentile(0.5)), us(latency.Percentile(0.9)), us(latency.Percentile(0.99)),
-      us(latency.Percentile(0.999)), us(latency.max()), connect_failures, busy, timeouts,
-      mismatches, server_closed);
+      connections_requested, connections_established, connections_served, round_trips, n.seconds,
+      n.rtt_per_s, n.mb_per_s, n.p50, n.p90, n.p99, n.p999, n.max, connect_failures, busy,
+      timeouts, mismatches, server_closed);
 }
 
 std::string LoadReport::ToJson() const {
-  auto us = [](int64_t ns) { return static_cast<double>(ns) / 1000.0; };
+  const ReportNumbers n = Numbers(*this);
   return absl::StrFormat(
-      "{\"connections\":%d,\"established\":%d,\"served\":%d,\"round_trips\":%d,\"elapsed_s\":%.3f,"
-      "\"rtt_per_s\":%.1f,\"mb_per_s\":%.3f,\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,"
-      "\"p999_us\":%.1f,\"max_us\":%.1f,\"connect_failures\":%d,\"busy\":%d,\"timeouts\":%d,"
-      "\"mismatches\":%d,\"server_closed\":%d}",
+      "{\"connections\":%d,\"established\":%d,\"served\":%d,\"round_trips\":%d,"
+      "\"lines_sent\":%d,\"elapsed_s\":%.3f,\"rtt_per_s\":%.1f,\"mb_per_s\":%.3f,"
+      "\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,"
+      "\"connect_failures\":%d,\"busy\":%d,\"timeouts\":%d,\"mismatches\":%d,"
+      "\"server_closed\":%d}",
       connections_requested, connections_established, connections_served, round_trips,
-      absl::ToDoubleSeconds(elapsed), round_trips_per_second(), megabytes_per_second(),
-      us(latency.Percentile(0.5)), us(latency.Percentile(0.9)), us(latency.Percentile(0.99)),
-      us(latency.Percentile(0.999)), us(latency.max()), connect_failures, busy, timeouts,
-      mismatches, server_closed);
+      lines_sent, n.seconds, n.rtt_per_s, n.mb_per_s, n.p50, n.p90, n.p99, n.p999, n.max,
+      connect_failures, busy, timeouts, mismatches, server_closed);
 }
 
 LoadReport RunLoad(const LoadOptions& options) {

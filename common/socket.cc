@@ -62,21 +62,28 @@ std::string FormatAddress(const sockaddr* sa) {
 int PollOnce(int fd, short events, absl::Time deadline) {
   pollfd pfd{fd, events, 0};
   for (;;) {
-    int timeout_ms = -1;
-    if (deadline != absl::InfiniteFuture()) {
-      absl::Duration left = deadline - absl::Now();
-      if (left <= absl::ZeroDuration()) return 0;
-      timeout_ms = static_cast<int>(
-          std::min<int64_t>(absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1))),
-                            1 << 30));
-    }
-    int rc = ::poll(&pfd, 1, timeout_ms);
+    int rc = ::poll(&pfd, 1, PollTimeoutMs(deadline));
     if (rc < 0 && errno == EINTR) continue;
     return rc;
   }
 }
 
+// A non-blocking, close-on-exec TCP socket of `family`.
+absl::StatusOr<UniqueFd> NewSocket(int family, absl::string_view where) {
+  UniqueFd fd(::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd) return ErrnoStatus(errno, absl::StrCat("socket for ", where));
+  return fd;
+}
+
 }  // namespace
+
+int PollTimeoutMs(absl::Time deadline) {
+  if (deadline == absl::InfiniteFuture()) return -1;
+  const absl::Duration left = deadline - absl::Now();
+  if (left <= absl::ZeroDuration()) return 0;
+  return static_cast<int>(std::min<int64_t>(
+      absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1))), 1 << 30));
+}
 
 absl::Status ErrnoStatus(int err, absl::string_view what) {
   return absl::ErrnoToStatus(err, what);
@@ -88,12 +95,12 @@ absl::StatusOr<UniqueFd> Listen(absl::string_view host, int port, int backlog) {
   absl::Status last = absl::UnavailableError("no address to listen on");
   for (addrinfo* ai = addrs->get(); ai != nullptr; ai = ai->ai_next) {
     const std::string where = FormatAddress(ai->ai_addr);
-    UniqueFd fd(::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                         ai->ai_protocol));
-    if (!fd) {
-      last = ErrnoStatus(errno, absl::StrCat("socket for ", where));
+    auto socket = NewSocket(ai->ai_family, where);
+    if (!socket.ok()) {
+      last = socket.status();
       continue;
     }
+    UniqueFd fd = std::move(*socket);
     int one = 1;
     // Restarting the server must not wait out TIME_WAIT of old connections.
     ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -140,29 +147,23 @@ absl::StatusOr<UniqueFd> Connect(absl::string_view host, int port, absl::Duratio
   absl::Status last = absl::UnavailableError("no address to connect to");
   for (addrinfo* ai = addrs->get(); ai != nullptr; ai = ai->ai_next) {
     const std::string where = FormatAddress(ai->ai_addr);
-    UniqueFd fd(::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                         ai->ai_protocol));
-    if (!fd) {
-      last = ErrnoStatus(errno, absl::StrCat("socket for ", where));
+    SocketAddress address;
+    std::memcpy(&address.storage, ai->ai_addr, ai->ai_addrlen);
+    address.length = ai->ai_addrlen;
+    auto fd = StartConnect(address);
+    if (!fd.ok()) {
+      last = absl::Status(fd.status().code(), absl::StrCat(fd.status().message(), " ", where));
       continue;
     }
-    if (::connect(fd.get(), ai->ai_addr, ai->ai_addrlen) != 0) {
-      if (errno != EINPROGRESS) {
-        last = ErrnoStatus(errno, absl::StrCat("connect ", where));
-        continue;
-      }
-      absl::Status ready = WaitFor(fd, POLLOUT, deadline);
-      if (!ready.ok()) {
-        last = absl::DeadlineExceededError(absl::StrCat("connect ", where, ": timed out"));
-        continue;
-      }
-      absl::Status result = ConnectResult(fd);
-      if (!result.ok()) {
-        last = absl::Status(result.code(), absl::StrCat(result.message(), " ", where));
-        continue;
-      }
+    if (!WaitFor(*fd, POLLOUT, deadline).ok()) {
+      last = absl::DeadlineExceededError(absl::StrCat("connect ", where, ": timed out"));
+      continue;
     }
-    (void)SetNoDelay(fd);
+    absl::Status result = ConnectResult(*fd);
+    if (!result.ok()) {
+      last = absl::Status(result.code(), absl::StrCat(result.message(), " ", where));
+      continue;
+    }
     return fd;
   }
   return last;
@@ -178,14 +179,14 @@ absl::StatusOr<SocketAddress> Resolve(absl::string_view host, int port) {
 }
 
 absl::StatusOr<UniqueFd> StartConnect(const SocketAddress& address) {
-  UniqueFd fd(::socket(address.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd) return ErrnoStatus(errno, "socket");
-  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address.storage),
+  auto fd = NewSocket(address.storage.ss_family, "connect");
+  if (!fd.ok()) return fd.status();
+  if (::connect(fd->get(), reinterpret_cast<const sockaddr*>(&address.storage),
                 address.length) != 0 &&
       errno != EINPROGRESS) {
     return ErrnoStatus(errno, "connect");
   }
-  (void)SetNoDelay(fd);
+  (void)SetNoDelay(*fd);
   return fd;
 }
 

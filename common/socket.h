@@ -58,6 +58,11 @@ absl::Status ConnectResult(const UniqueFd& socket);
 absl::Status SetNonBlocking(const UniqueFd& fd);
 absl::Status SetNoDelay(const UniqueFd& socket);
 
+// The poll()/epoll_wait() timeout that ends at `deadline`: -1 (forever) for
+// InfiniteFuture, 0 if already past, else milliseconds rounded up (so a wait
+// never returns just before its deadline).
+int PollTimeoutMs(absl::Time deadline);
+
 // Waits until `events` (POLLIN / POLLOUT) are ready on `fd` or `deadline`
 // passes (DeadlineExceeded). absl::InfiniteFuture() waits forever.
 absl::Status WaitFor(const UniqueFd& fd, short events, absl::Time deadline);

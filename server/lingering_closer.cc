@@ -65,7 +65,7 @@ void LingeringCloser::Run() {
   constexpr int kMaxEvents = 64;
   epoll_event events[kMaxEvents];
   for (;;) {
-    int timeout_ms;
+    absl::Time wake;
     {
       absl::MutexLock lock(&mu_);
       const absl::Time now = absl::Now();
@@ -75,17 +75,15 @@ void LingeringCloser::Run() {
         by_deadline_.clear();
         return;
       }
-      // Wake for the earliest deadline; poll at least every 100 ms.
-      absl::Duration wait = absl::Milliseconds(100);
+      // Wake for the earliest deadline; look around at least every 100 ms.
+      wake = now + absl::Milliseconds(100);
       if (!by_deadline_.empty()) {
         auto it = entries_.find(by_deadline_.front());
-        if (it != entries_.end()) wait = std::min(wait, it->second.deadline - now);
+        if (it != entries_.end()) wake = std::min(wake, it->second.deadline);
       }
-      if (stop_.notified()) wait = std::min(wait, stop_deadline_ - now);
-      timeout_ms = static_cast<int>(
-          std::max<int64_t>(0, absl::ToInt64Milliseconds(absl::Ceil(wait, absl::Milliseconds(1)))));
+      if (stop_.notified()) wake = std::min(wake, stop_deadline_);
     }
-    int n = ::epoll_wait(epoll_.get(), events, kMaxEvents, timeout_ms);
+    int n = ::epoll_wait(epoll_.get(), events, kMaxEvents, common::PollTimeoutMs(wake));
     if (n < 0) {
       PCHECK(errno == EINTR) << "epoll_wait";
       continue;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "common/socket.h"
 #include "glog/logging.h"
 
 namespace server {
@@ -18,13 +19,6 @@ constexpr size_t kScratchBytes = 64 * 1024;
 constexpr uint64_t kQueueTag = ~uint64_t{0};
 constexpr uint64_t kStopTag = kQueueTag - 1;
 constexpr uint64_t kExitTag = kQueueTag - 2;
-
-int PollTimeoutMs(absl::Time deadline, absl::Time now) {
-  if (deadline == absl::InfiniteFuture()) return -1;
-  if (deadline <= now) return 0;
-  return static_cast<int>(std::min<int64_t>(
-      absl::ToInt64Milliseconds(absl::Ceil(deadline - now, absl::Milliseconds(1))), 1 << 30));
-}
 
 }  // namespace
 
@@ -97,7 +91,7 @@ void WorkerPool::Serve(Connection conn, std::vector<char>& scratch) {
          0},
         {stop_.fd(), POLLIN, 0}};
     const int nfds = session.shutting_down() ? 1 : 2;
-    int rc = ::poll(fds, nfds, PollTimeoutMs(wait.deadline, absl::Now()));
+    int rc = ::poll(fds, nfds, common::PollTimeoutMs(wait.deadline));
     if (rc < 0 && errno != EINTR) PLOG(FATAL) << "poll";
     // notified() is the acquire that makes grace_deadline_ visible.
     if (nfds == 2 && fds[1].revents != 0 && stop_.notified()) {
@@ -114,7 +108,7 @@ void WorkerPool::ParkedWorkerLoop() {
   constexpr int kMaxEvents = 16;
   epoll_event events[kMaxEvents];
   for (;;) {
-    const int timeout = PollTimeoutMs(lot_->NextDeadline(), absl::Now());
+    const int timeout = common::PollTimeoutMs(lot_->NextDeadline());
     const int n = ::epoll_wait(epoll_.get(), events, kMaxEvents, timeout);
     if (n < 0 && errno != EINTR) PLOG(FATAL) << "epoll_wait";
     for (int i = 0; i < n; ++i) {

@@ -9,23 +9,16 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "absl/strings/string_view.h"
 #include "common/line_framer.h"
+#include "tests/fuzz/reference_framing.h"
 
-namespace {
-
-void Check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "invariant violated: %s\n", what);
-    std::abort();
-  }
-}
-
-}  // namespace
+using fuzz::Check;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 2) return 0;
@@ -33,21 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   uint32_t seed = data[1];
   const absl::string_view stream(reinterpret_cast<const char*>(data + 2), size - 2);
 
-  // Reference: split at '\n'; stop at the first overlong line.
-  std::vector<std::string> expected;
-  bool expect_failure = false;
-  size_t start = 0;
-  for (;;) {
-    const size_t nl = stream.find('\n', start);
-    const size_t len = (nl == absl::string_view::npos ? stream.size() : nl) - start;
-    if (len > max_line) {
-      expect_failure = true;
-      break;
-    }
-    if (nl == absl::string_view::npos) break;
-    expected.emplace_back(stream.substr(start, nl + 1 - start));
-    start = nl + 1;
-  }
+  const fuzz::ReferenceFraming expected = fuzz::FrameWholeStream(stream, max_line);
 
   common::LineFramer framer(max_line);
   std::vector<std::string> got;
@@ -64,7 +43,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     Check(framer.pending_bytes() <= max_line, "partial line exceeds the bound");
   }
-  Check(failed == expect_failure, "failure state differs from the reference");
-  Check(got == expected, "lines differ from the reference");
+  Check(failed == expected.too_long, "failure state differs from the reference");
+  Check(got == expected.lines, "lines differ from the reference");
   return 0;
 }

@@ -23,15 +23,11 @@
 #include "common/unique_fd.h"
 #include "server/session.h"
 #include "server/stats.h"
+#include "tests/fuzz/reference_framing.h"
 
 namespace {
 
-void Check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "invariant violated: %s\n", what);
-    std::abort();
-  }
-}
+using fuzz::Check;
 
 void Drain(const common::UniqueFd& fd, std::string* out) {
   char buf[4096];
@@ -64,21 +60,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   absl::Span<char> buf(scratch.data(), scratch.size());
 
   // Expected output, from a reference framing of the whole stream.
+  const fuzz::ReferenceFraming reference = fuzz::FrameWholeStream(stream, max_line);
   std::string expected = config.welcome_line;
-  bool too_long = false;
-  size_t start = 0;
-  for (;;) {
-    const size_t nl = stream.find('\n', start);
-    const size_t len = (nl == absl::string_view::npos ? stream.size() : nl) - start;
-    if (len > max_line) {
-      too_long = true;
-      break;
-    }
-    if (nl == absl::string_view::npos) break;
-    absl::StrAppend(&expected, config.reply_prefix, stream.substr(start, nl + 1 - start));
-    start = nl + 1;
+  for (const std::string& line : reference.lines) {
+    absl::StrAppend(&expected, config.reply_prefix, line);
   }
-  if (too_long) absl::StrAppend(&expected, common::kLineTooLongLine);
+  if (reference.too_long) absl::StrAppend(&expected, common::kLineTooLongLine);
 
   std::string got;
   server::Session::Wait wait = session.Resume(now, buf);
