@@ -36,6 +36,7 @@
 
 #include "absl/time/time.h"
 #include "common/bounded_queue.h"
+#include "common/unique_fd.h"
 #include "common/wakeup_fd.h"
 #include "server/connection.h"
 #include "server/lingering_closer.h"
