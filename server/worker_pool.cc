@@ -139,16 +139,25 @@ void WorkerPool::StartParked(Connection conn, absl::Span<char> scratch) {
 }
 
 void WorkerPool::Drive(uint64_t id, Session* session, absl::Span<char> scratch) {
-  // notified() is the acquire that makes grace_deadline_ visible.
-  if (stopping() && !session->shutting_down()) session->BeginShutdown(grace_deadline_, scratch);
-  const Session::Wait wait = session->Resume(absl::Now(), scratch);
-  if (wait.interest != Session::Interest::kDone) {
+  for (;;) {
+    // notified() is the acquire that makes grace_deadline_ visible.
+    if (stopping() && !session->shutting_down()) session->BeginShutdown(grace_deadline_, scratch);
+    const Session::Wait wait = session->Resume(absl::Now(), scratch);
+    if (wait.interest == Session::Interest::kDone) {
+      std::unique_ptr<Session> done = lot_->Retire(id);
+      Retire(*done);
+      ExitIfDrained();
+      return;
+    }
+    const bool shutting_down = session->shutting_down();
     lot_->Park(id, wait);
-    return;
+    // A stop that began while this session was running may have swept the
+    // lot without it; take it back (unless another worker already has) and
+    // start its goodbye now rather than at its next deadline.
+    if (shutting_down || !stopping()) return;
+    session = lot_->Claim(id);
+    if (session == nullptr) return;
   }
-  std::unique_ptr<Session> done = lot_->Retire(id);
-  Retire(*done);
-  ExitIfDrained();
 }
 
 void WorkerPool::ExitIfDrained() {
