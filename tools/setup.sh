@@ -4,8 +4,9 @@
 # tools/bazel runs it before every Bazel command.
 #
 #  * Debian packages: bazel-bootstrap (Bazel 4.2.3), bazel-skylib, bazel-platforms,
-#    clang + its sanitizer/libFuzzer runtime, gnuplot (for //tools:tune charts),
-#    and the peers measured in docs/PERFORMANCE.md (nodejs, python3-uvloop).
+#    g++, python3 (CI's test counter), clang + its sanitizer/libFuzzer runtime,
+#    gnuplot (for //tools:tune charts), and the peers measured in
+#    docs/PERFORMANCE.md (nodejs, python3-uvloop).
 #  * Dependency sources: Debian's source packages of abseil, gflags, glog,
 #    googletest and benchmark, unpacked into third_party/src/ (git-ignored), where
 #    WORKSPACE's local_repository rules find them.
@@ -20,6 +21,7 @@ declare -A packages=(
   [bazel-skylib]=/usr/share/bazel/tools/skylib/BUILD
   [bazel-platforms]=/usr/share/bazel/tools/platforms/BUILD
   [g++]=/usr/bin/g++
+  [python3]=/usr/bin/python3
   [clang-14]=/usr/bin/clang-14
   [libclang-rt-14-dev]=/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a
   [gnuplot-nox]=/usr/bin/gnuplot-nox
