@@ -141,13 +141,16 @@ void Acceptor::OnFdExhausted(int err) {
   if (reserve_.valid()) {
     reserve_.Reset();
     common::UniqueFd socket = AcceptRaw(listener_);
-    if (socket.valid()) {
+    const bool shed = socket.valid();
+    if (shed) {
       Stats::Add(stats_->accepted);
       // No lingering: descriptors are exactly what we are short of.
       Reject(std::move(socket), /*linger=*/false);
     }
     reserve_ = OpenReserve();
-    if (socket.valid() && reserve_.valid()) {
+    if (shed && reserve_.valid()) {
+      // Progress: one waiting client told "busy". Go on without delay; the
+      // next accept() shows whether more are waiting.
       backoff_ = absl::ZeroDuration();
       return;
     }
