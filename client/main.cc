@@ -12,15 +12,13 @@
 #include <cstdint>
 
 #include <cstdio>
-#include <fstream>
 #include <string>
 #include <vector>
 
-#include "absl/strings/numbers.h"
-#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "client/conversation.h"
 #include "client/load_generator.h"
+#include "common/port_file.h"
 #include "common/process_init.h"
 #include "common/protocol.h"
 #include "gflags/gflags.h"
@@ -56,19 +54,14 @@ namespace {
 int ResolvePort(int* port) {
   *port = FLAGS_port;
   if (FLAGS_port_file.empty()) return client::kExitOk;
-  const absl::Time deadline = absl::Now() + absl::Milliseconds(FLAGS_timeout_ms);
-  for (;;) {
-    std::ifstream in(FLAGS_port_file);
-    std::string text;
-    if (in && std::getline(in, text) && absl::SimpleAtoi(text, port) && *port > 0) {
-      return client::kExitOk;
-    }
-    if (absl::Now() >= deadline) {
-      std::fprintf(stderr, "client: no port in %s\n", FLAGS_port_file.c_str());
-      return client::kExitTimeout;
-    }
-    absl::SleepFor(absl::Milliseconds(20));
+  auto found = common::WaitForPortFile(
+      FLAGS_port_file, absl::Now() + absl::Milliseconds(FLAGS_timeout_ms), [] { return true; });
+  if (!found.ok()) {
+    std::fprintf(stderr, "client: %s\n", std::string(found.status().message()).c_str());
+    return client::kExitTimeout;
   }
+  *port = *found;
+  return client::kExitOk;
 }
 
 // --load: runs the generator from the load flags and prints the report.

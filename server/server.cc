@@ -2,14 +2,12 @@
 
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <string>
 
-#include "absl/strings/str_cat.h"
 #include "common/fd_limit.h"
+#include "common/port_file.h"
 #include "common/protocol.h"
 #include "common/socket.h"
 #include "glog/logging.h"
@@ -19,22 +17,6 @@ namespace {
 
 // How long a server-closed socket may linger for the client to hang up.
 constexpr absl::Duration kLinger = absl::Seconds(2);
-
-// Writes the port to `path` atomically (temp file + rename), so a script
-// polling for the file never reads a partial number.
-absl::Status WritePortFile(const std::string& path, int port) {
-  const std::string tmp = absl::StrCat(path, ".tmp.", ::getpid());
-  FILE* f = std::fopen(tmp.c_str(), "w");
-  if (f == nullptr) return common::ErrnoStatus(errno, absl::StrCat("--port_file ", path));
-  const bool ok = std::fprintf(f, "%d\n", port) > 0;
-  const bool closed = std::fclose(f) == 0;
-  if (!ok || !closed || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    std::remove(tmp.c_str());
-    return common::ErrnoStatus(err, absl::StrCat("--port_file ", path));
-  }
-  return absl::OkStatus();
-}
 
 // Sockets may linger while descriptors are scarce only up to a share of the
 // descriptor limit, keeping the rest for clients being served.
@@ -76,7 +58,7 @@ absl::Status Server::Start() {
 
   // Last: the port file tells scripts the server is ready to serve.
   if (!options_.port_file.empty()) {
-    absl::Status written = WritePortFile(options_.port_file, port_);
+    absl::Status written = common::WritePortFile(options_.port_file, port_);
     if (!written.ok()) {
       Shutdown();
       return written;

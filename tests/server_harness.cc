@@ -5,11 +5,11 @@
 
 #include <atomic>
 #include <cstdio>
-#include <fstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/port_file.h"
 #include "common/socket.h"
 
 namespace tests {
@@ -25,14 +25,9 @@ ServerProcess::ServerProcess(std::vector<std::string> flags, SubprocessOptions o
   flags.push_back("--port=0");
   flags.push_back("--port_file=" + port_file_);
   process_ = std::make_unique<Subprocess>(Runfile("server/server"), flags, options);
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (absl::Now() < deadline && process_->Running()) {
-    std::ifstream in(port_file_);
-    std::string text;
-    if (in && std::getline(in, text) && absl::SimpleAtoi(text, &port_) && port_ > 0) return;
-    port_ = 0;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
+  auto port = common::WaitForPortFile(port_file_, absl::Now() + absl::Seconds(30),
+                                      [this] { return process_->Running(); });
+  port_ = port.ok() ? *port : 0;
 }
 
 std::optional<int> ServerProcess::Stop(absl::Duration timeout) {

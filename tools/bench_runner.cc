@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
-#include <fstream>
 #include <memory>
 #include <thread>
 
@@ -17,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "common/port_file.h"
 #include "common/subprocess.h"
 
 namespace tools {
@@ -67,20 +67,15 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(const ServerSpec& ser
     args.push_back(absl::StrReplaceAll(server.argv[i], {{"{port_file}", running->port_file}}));
   }
   running->process = std::make_unique<common::Subprocess>(server.argv[0], args);
-  const absl::Time deadline = absl::Now() + absl::Seconds(20);
-  for (;;) {
-    std::ifstream in(running->port_file);
-    std::string text;
-    if (in && std::getline(in, text) && absl::SimpleAtoi(text, &running->port) &&
-        running->port > 0) {
-      return running;
-    }
-    if (!running->process->Running() || absl::Now() > deadline) {
-      return absl::UnavailableError(
-          absl::StrCat(server.name, " did not start: ", running->process->Stderr()));
-    }
-    absl::SleepFor(absl::Milliseconds(10));
+  common::Subprocess* process = running->process.get();
+  auto port = common::WaitForPortFile(running->port_file, absl::Now() + absl::Seconds(20),
+                                      [process] { return process->Running(); });
+  if (!port.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat(server.name, " did not start: ", process->Stderr()));
   }
+  running->port = *port;
+  return running;
 }
 
 absl::StatusOr<CellResult> RunCell(const ServerSpec& server, client::LoadOptions load) {
