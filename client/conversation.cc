@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "common/protocol.h"
 #include "common/socket.h"
 
 namespace client {
@@ -19,11 +20,6 @@ absl::string_view StripLineEnd(absl::string_view line) {
   if (absl::EndsWith(line, "\n")) line.remove_suffix(1);
   if (absl::EndsWith(line, "\r")) line.remove_suffix(1);
   return line;
-}
-
-bool IsClosingLine(absl::string_view line) {
-  return absl::StartsWith(line, "busy:") || absl::StartsWith(line, "bye:") ||
-         absl::StartsWith(line, "error:");
 }
 
 }  // namespace
@@ -59,12 +55,12 @@ int Conversation::HandleServerLine(const std::string& line) {
   if (!welcomed_) {
     welcomed_ = true;
     if (absl::StartsWith(text, "busy:")) return Fail(kExitBusy, std::string(text));
-    if (IsClosingLine(text)) return Fail(kExitError, std::string(text));
+    if (common::IsClosingLine(text)) return Fail(kExitError, std::string(text));
     if (!options_.quiet) std::fprintf(out_, "%.*s\n", static_cast<int>(text.size()), text.data());
     std::fflush(out_);
     return kExitOk;
   }
-  if (awaiting_.empty() || (!options_.raw && IsClosingLine(text) &&
+  if (awaiting_.empty() || (!options_.raw && common::IsClosingLine(text) &&
                             line != absl::StrCat(options_.expect_prefix, awaiting_.front()))) {
     // The server spoke on its own: a closing line (idle timeout, shutdown,
     // error), which ends the conversation.

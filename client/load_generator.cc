@@ -18,6 +18,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "common/fd_limit.h"
+#include "common/protocol.h"
 #include "common/socket.h"
 #include "common/unique_fd.h"
 
@@ -25,14 +26,6 @@ namespace client {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// The server's own lines ("bye: ...", "busy: ...", "error: ...").
-bool IsClosingLine(absl::string_view data) {
-  for (absl::string_view word : {"bye:", "busy:", "error:"}) {
-    if (data.substr(0, word.size()) == word.substr(0, data.size())) return true;
-  }
-  return false;
-}
 
 int64_t NowNanos() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
@@ -260,7 +253,8 @@ void Worker::OnReadable(Conn& c, int64_t now) {
   report_.bytes_received += static_cast<int64_t>(reply.size());
   if (reply != absl::string_view(c.expected).substr(c.matched, reply.size())) {
     // A closing line in place of the reply is the server ending the session.
-    const bool closing = c.matched == 0 && IsClosingLine(data) && !IsClosingLine(c.expected);
+    const bool closing = c.matched == 0 && common::MayBeClosingLine(data) &&
+                         !common::MayBeClosingLine(c.expected);
     Kill(c, closing ? &report_.server_closed : &report_.mismatches);
     return;
   }
@@ -271,7 +265,8 @@ void Worker::OnReadable(Conn& c, int64_t now) {
   if (data.size() > want) {
     report_.latency.Record(now - c.started);
     ++report_.round_trips;
-    Kill(c, IsClosingLine(data.substr(want)) ? &report_.server_closed : &report_.mismatches);
+    Kill(c, common::MayBeClosingLine(data.substr(want)) ? &report_.server_closed
+                                                         : &report_.mismatches);
     return;
   }
   report_.latency.Record(now - c.started);

@@ -31,6 +31,26 @@ inline constexpr absl::string_view kLineTooLongLine = "error: line too long\r\n"
 
 inline constexpr int kDefaultPort = 8888;
 
+// The first words of the closing lines above.
+inline constexpr absl::string_view kClosingWords[] = {"busy:", "bye:", "error:"};
+
+// Whether `line` is one of the server's closing lines.
+inline bool IsClosingLine(absl::string_view line) {
+  for (absl::string_view word : kClosingWords) {
+    if (line.substr(0, word.size()) == word) return true;
+  }
+  return false;
+}
+
+// Whether `bytes`, possibly only the start of a line (one read's worth),
+// could begin a closing line.
+inline bool MayBeClosingLine(absl::string_view bytes) {
+  for (absl::string_view word : kClosingWords) {
+    if (bytes.substr(0, word.size()) == word.substr(0, bytes.size())) return true;
+  }
+  return false;
+}
+
 }  // namespace common
 
 #endif  // COMMON_PROTOCOL_H_

@@ -98,17 +98,17 @@ bool Acceptor::AcceptOne() {
   }
 }
 
+absl::string_view Acceptor::ProtocolLine(absl::string_view line) const {
+  return framing_ == Framing::kLine ? line : absl::string_view();
+}
+
 void Acceptor::Dispatch(common::UniqueFd socket) {
   VLOG(1) << "accepted " << common::PeerName(socket);
   Connection conn{std::move(socket), absl::Now()};
   if (queue_->TryPush(conn)) return;
   // Queue full (reject policy), or closed because the server is stopping.
   if (queue_->closed()) {
-    if (framing_ == Framing::kLine) {
-      (void)::send(conn.socket.get(), common::kShutdownLine.data(),
-                   common::kShutdownLine.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    }
-    closer_->Close(std::move(conn.socket));
+    closer_->Close(std::move(conn.socket), ProtocolLine(common::kShutdownLine));
     return;
   }
   Reject(std::move(conn.socket), /*linger=*/true);
@@ -117,16 +117,10 @@ void Acceptor::Dispatch(common::UniqueFd socket) {
 void Acceptor::Reject(common::UniqueFd socket, bool linger) {
   Stats::Add(stats_->rejected_busy);
   VLOG(1) << "rejected (busy) " << common::PeerName(socket);
-  if (framing_ == Framing::kLine) {
-    // A fresh socket's send buffer is empty, so this tiny write cannot block.
-    (void)::send(socket.get(), common::kBusyLine.data(), common::kBusyLine.size(),
-                 MSG_NOSIGNAL | MSG_DONTWAIT);
-  }
   if (linger) {
-    closer_->Close(std::move(socket));
+    closer_->Close(std::move(socket), ProtocolLine(common::kBusyLine));
   } else {
-    ::shutdown(socket.get(), SHUT_WR);
-    common::DiscardPendingInput(socket);
+    LingeringCloser::CloseNow(std::move(socket), ProtocolLine(common::kBusyLine));
   }
 }
 

@@ -20,6 +20,7 @@
 // Thread safety: Run() is the thread body; everything else it touches
 // (queue, closer, stats, stop) is itself thread-safe.
 
+#include "absl/strings/string_view.h"
 #include "common/bounded_queue.h"
 #include "common/unique_fd.h"
 #include "common/wakeup_fd.h"
@@ -47,6 +48,8 @@ class Acceptor {
   void Dispatch(common::UniqueFd socket);
   void Reject(common::UniqueFd socket, bool linger);
   void OnFdExhausted(int err);
+  // `line` in line framing; nothing in raw framing (a pure echo adds no text).
+  absl::string_view ProtocolLine(absl::string_view line) const;
 
   common::UniqueFd listener_;
   const OverloadPolicy policy_;

@@ -29,11 +29,23 @@ LingeringCloser::~LingeringCloser() {
   if (thread_.joinable()) Stop(absl::Now());
 }
 
-void LingeringCloser::Close(common::UniqueFd socket) {
-  if (!socket.valid()) return;
+bool LingeringCloser::SayLastLineAndHalfClose(const common::UniqueFd& socket,
+                                              absl::string_view last_line) {
+  if (!last_line.empty()) {
+    (void)::send(socket.get(), last_line.data(), last_line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  }
   // Our FIN goes out after everything already sent.
   ::shutdown(socket.get(), SHUT_WR);
-  if (common::DiscardPendingInput(socket)) return;  // peer already closed
+  return common::DiscardPendingInput(socket);
+}
+
+void LingeringCloser::CloseNow(common::UniqueFd socket, absl::string_view last_line) {
+  if (socket.valid()) SayLastLineAndHalfClose(socket, last_line);
+}
+
+void LingeringCloser::Close(common::UniqueFd socket, absl::string_view last_line) {
+  if (!socket.valid()) return;
+  if (SayLastLineAndHalfClose(socket, last_line)) return;  // peer already closed
   absl::MutexLock lock(&mu_);
   if (entries_.size() >= max_sockets_ || stop_.notified()) return;  // close now
   const uint64_t id = next_id_++;

@@ -27,6 +27,7 @@
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/unique_fd.h"
@@ -41,8 +42,14 @@ class LingeringCloser {
   LingeringCloser(const LingeringCloser&) = delete;
   LingeringCloser& operator=(const LingeringCloser&) = delete;
 
-  // Takes the socket and closes it gracefully.
-  void Close(common::UniqueFd socket);
+  // Takes the socket, sends `last_line` (if any), and closes it gracefully.
+  // The line is sent without waiting: the sockets closed here have empty
+  // send buffers (fresh, or their replies flushed), so a short line fits.
+  void Close(common::UniqueFd socket, absl::string_view last_line = {});
+
+  // The same without lingering, for when descriptors are exactly what is
+  // short: sends `last_line`, half-closes, discards pending input, closes.
+  static void CloseNow(common::UniqueFd socket, absl::string_view last_line);
 
   // Waits until every lingering socket has closed or `deadline` passes,
   // closes the rest and joins the thread.
@@ -56,6 +63,10 @@ class LingeringCloser {
     absl::Time deadline;
   };
 
+  // Sends `last_line`, half-closes and discards pending input; true if the
+  // peer has closed too (nothing left to linger for).
+  static bool SayLastLineAndHalfClose(const common::UniqueFd& socket,
+                                      absl::string_view last_line);
   void Run();
   void Expire(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

@@ -35,10 +35,15 @@ TEST(LingeringCloserTest, LastLineArrivesDespiteUnreadInput) {
   Pair p = MakePair();
   // The client sent data the server never read, then the server says bye.
   ASSERT_TRUE(common::SendAll(p.client, "unread\n", absl::Now() + absl::Seconds(1)).ok());
-  ASSERT_TRUE(common::SendAll(p.server, "bye\r\n", absl::Now() + absl::Seconds(1)).ok());
-  closer.Close(std::move(p.server));
+  closer.Close(std::move(p.server), "bye\r\n");
   EXPECT_EQ(ReadToEof(p.client), "bye\r\n");  // FIN after the line, no reset
   closer.Stop(absl::Now() + absl::Seconds(1));
+}
+
+TEST(LingeringCloserTest, CloseNowSendsTheLineThenCloses) {
+  Pair p = MakePair();
+  LingeringCloser::CloseNow(std::move(p.server), "busy\r\n");
+  EXPECT_EQ(ReadToEof(p.client), "busy\r\n");
 }
 
 TEST(LingeringCloserTest, WaitsForClientToHangUpThenCloses) {

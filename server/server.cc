@@ -1,7 +1,6 @@
 #include "server/server.h"
 
 #include <sys/resource.h>
-#include <sys/socket.h>
 
 #include <algorithm>
 #include <string>
@@ -89,11 +88,11 @@ void Server::Shutdown() {
   // 2. Clients still waiting for a worker are told goodbye, not served.
   for (Connection& waiting : queue_.TakeAll()) {
     if (options_.framing == Framing::kLine) {
-      (void)::send(waiting.socket.get(), common::kShutdownLine.data(),
-                   common::kShutdownLine.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
       Stats::Add(stats_.shutdown_goodbyes);
+      closer_->Close(std::move(waiting.socket), common::kShutdownLine);
+    } else {
+      closer_->Close(std::move(waiting.socket));
     }
-    closer_->Close(std::move(waiting.socket));
   }
 
   // 3. Running sessions finish what they received, say goodbye, close.
