@@ -44,7 +44,10 @@ class Worker {
  public:
   Worker(const LoadOptions& options, const common::SocketAddress& address, int first_id,
          int count, Shared* shared)
-      : options_(options), address_(address), shared_(shared), epoll_(::epoll_create1(EPOLL_CLOEXEC)) {
+      : options_(options),
+        address_(address),
+        shared_(shared),
+        epoll_(::epoll_create1(EPOLL_CLOEXEC)) {
     conns_.resize(static_cast<size_t>(count));
     for (int i = 0; i < count; ++i) conns_[i].id = first_id + i;
     expected_prefix_ = options.raw ? "" : options.expect_prefix;
@@ -434,7 +437,9 @@ LoadReport RunLoad(const LoadOptions& options) {
   }
   const int64_t start = NowNanos();
   const int64_t end =
-      options.duration > absl::ZeroDuration() ? start + absl::ToInt64Nanoseconds(options.duration) : 0;
+      options.duration > absl::ZeroDuration()
+          ? start + absl::ToInt64Nanoseconds(options.duration)
+          : 0;
   absl::Notification finished;
   std::thread progress;
   if (options.progress) {

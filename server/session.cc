@@ -102,12 +102,11 @@ void Session::OnData(absl::Time now, const char* data, size_t size) {
     idle_deadline_ = now + config_->idle_timeout;
     return;
   }
-  if (out_pos_ == out_.size()) write_deadline_ = now + config_->write_timeout;
   int64_t lines = 0;
   int64_t bytes = 0;
   const bool ok = framer_.Feed(absl::string_view(data, size), [&](absl::string_view line) {
-    out_.append(config_->reply_prefix);
-    out_.append(line.data(), line.size());
+    QueueOutput(now, config_->reply_prefix);
+    QueueOutput(now, line);
     ++lines;
     bytes += static_cast<int64_t>(line.size());
   });
