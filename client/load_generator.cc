@@ -53,7 +53,7 @@ class Worker {
     expected_prefix_ = options.raw ? "" : options.expect_prefix;
   }
 
-  void Run(int64_t end_nanos);
+  void Run(int64_t start_nanos, int64_t end_nanos);
   LoadReport& report() { return report_; }
   void Seed(uint64_t seed) { rng_ ^= seed * 0xbf58476d1ce4e5b9ull; }
 
@@ -73,6 +73,7 @@ class Worker {
     int64_t deadline = 0;
     bool want_write = false;
     bool served = false;  // completed at least one round trip
+    int lines_done = 0;   // round trips on this connection (idle mode)
   };
 
   void Connect(Conn& c, int64_t now);
@@ -82,6 +83,7 @@ class Worker {
   void SendNext(Conn& c, int64_t now);
   void Flush(Conn& c);
   void Kill(Conn& c, int64_t* counter);
+  void MarkServed(Conn& c, int64_t now);
   void Watch(Conn& c, bool writable);
   bool TakeRequest();
   uint64_t Random() {  // xorshift64: cheap, deterministic per worker
@@ -98,6 +100,7 @@ class Worker {
   std::vector<Conn> conns_;
   std::string expected_prefix_;
   LoadReport report_;
+  int64_t start_ = 0;
   int connecting_ = 0;
   int64_t open_now_ = 0;
   uint64_t rng_ = 0x9e3779b97f4a7c15ull;
@@ -237,9 +240,9 @@ void Worker::OnReadable(Conn& c, int64_t now) {
       Kill(c, &report_.mismatches);
       return;
     }
-    if (options_.mode == LoadOptions::Mode::kIdle) {
+    if (options_.mode == LoadOptions::Mode::kIdle && options_.idle_after_lines == 0) {
       c.state = State::kHolding;
-      ++report_.connections_served;
+      MarkServed(c, now);
       return;
     }
     SendNext(c, now);
@@ -274,11 +277,12 @@ void Worker::OnReadable(Conn& c, int64_t now) {
   }
   report_.latency.Record(now - c.started);
   ++report_.round_trips;
-  if (!c.served) {
-    c.served = true;
-    ++report_.connections_served;
-  }
+  MarkServed(c, now);
   shared_->round_trips.fetch_add(1, std::memory_order_relaxed);
+  if (options_.mode == LoadOptions::Mode::kIdle && ++c.lines_done >= options_.idle_after_lines) {
+    c.state = State::kHolding;
+    return;
+  }
   const bool disconnect =
       options_.mode == LoadOptions::Mode::kConnect ||
       (options_.disconnect_probability > 0 &&
@@ -292,6 +296,14 @@ void Worker::OnReadable(Conn& c, int64_t now) {
   if (c.state != State::kAwaiting || c.matched == c.expected.size()) Kill(c, nullptr);
 }
 
+void Worker::MarkServed(Conn& c, int64_t now) {
+  if (c.served) return;
+  c.served = true;
+  if (++report_.connections_served == static_cast<int64_t>(conns_.size())) {
+    report_.all_served_after = absl::Nanoseconds(now - start_);
+  }
+}
+
 void Worker::OnEvent(Conn& c, uint32_t events, int64_t now) {
   if (c.state == State::kConnecting) {
     if (events & (EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP)) OnConnected(c, events, now);
@@ -302,7 +314,8 @@ void Worker::OnEvent(Conn& c, uint32_t events, int64_t now) {
   if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) OnReadable(c, now);
 }
 
-void Worker::Run(int64_t end_nanos) {
+void Worker::Run(int64_t start_nanos, int64_t end_nanos) {
+  start_ = start_nanos;
   constexpr int kMaxEvents = 256;
   epoll_event events[kMaxEvents];
   int64_t last_sweep = NowNanos();
@@ -461,14 +474,16 @@ LoadReport RunLoad(const LoadOptions& options) {
   std::vector<std::thread> running;
   for (auto& w : workers) {
     Worker* worker = w.get();
-    running.emplace_back([worker, end] { worker->Run(end); });
+    running.emplace_back([worker, start, end] { worker->Run(start, end); });
   }
   for (auto& t : running) t.join();
   total.elapsed = absl::Nanoseconds(NowNanos() - start);
   finished.Notify();
   if (progress.joinable()) progress.join();
+  total.all_served_after = absl::ZeroDuration();
   for (auto& w : workers) {
     const LoadReport& r = w->report();
+    total.all_served_after = std::max(total.all_served_after, r.all_served_after);
     total.connections_established += r.connections_established;
     total.connections_served += r.connections_served;
     total.round_trips += r.round_trips;

@@ -16,6 +16,8 @@
 //    the rate of new connections.
 //  * idle: connect, read the welcome, then hold the connection silently
 //    (the many-idle-clients scenario); `connections_served` counts welcomes.
+//    With `idle_after_lines`, each first does that many round trips (an idle
+//    client after some traffic).
 // Runs for --duration_ms, or until --requests round trips (cycles) in total.
 //
 // Thread safety: RunLoad() is self-contained; it starts and joins its own
@@ -45,6 +47,7 @@ struct LoadOptions {
   // After each verified reply, the connection closes and reconnects with
   // this probability (soak testing: random disconnects).
   double disconnect_probability = 0;
+  int idle_after_lines = 0;  // idle mode: round trips before going silent
   bool raw = false;
   std::string expect_prefix = "ok ...";
   int threads = 1;
@@ -65,6 +68,9 @@ struct LoadReport {
   int64_t bytes_received = 0;           // reply bytes
   absl::Duration elapsed;
   LatencyHistogram latency;             // nanoseconds per round trip/cycle
+  // From the start until every requested connection had been served (idle
+  // mode: welcomed); InfiniteDuration if some never were.
+  absl::Duration all_served_after = absl::InfiniteDuration();
   int64_t connect_failures = 0;
   int64_t busy = 0;                     // "busy" line instead of a welcome
   int64_t timeouts = 0;

@@ -19,18 +19,13 @@
 // queued stay put until TakeAll() hands them to the caller (the server tells
 // those clients goodbye itself rather than starting their sessions).
 //
-// Pollable mode (opt-in): the queue also keeps an eventfd in semaphore mode
-// whose counter equals size(), so it is readable exactly while items are
-// queued. Consumers that wait in epoll for other things too (the parked
-// sessions' worker pool) register ready_fd() in the same set and TryPop()
-// when it fires, instead of blocking in Pop().
+// Consumers either block in Pop() (the classic pool) or are told by the
+// producer how many items are theirs and TryPop() them (the event pool,
+// whose workers wait in epoll for other things too).
 //
 // Thread safety: all methods may be called concurrently from any thread.
 // T must be movable; items move in and out, so move-only types (a connection
 // owning its socket) work.
-
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -42,7 +37,6 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "common/unique_fd.h"
 #include "glog/logging.h"
 
 namespace common {
@@ -50,12 +44,8 @@ namespace common {
 template <typename T>
 class BoundedQueue {
  public:
-  explicit BoundedQueue(size_t capacity, bool pollable = false) : capacity_(capacity) {
+  explicit BoundedQueue(size_t capacity) : capacity_(capacity) {
     CHECK_GT(capacity, 0u) << "a zero-capacity queue can never accept an item";
-    if (pollable) {
-      ready_.Reset(::eventfd(0, EFD_SEMAPHORE | EFD_NONBLOCK | EFD_CLOEXEC));
-      PCHECK(ready_.valid()) << "eventfd";
-    }
   }
   BoundedQueue(const BoundedQueue&) = delete;
   BoundedQueue& operator=(const BoundedQueue&) = delete;
@@ -112,17 +102,10 @@ class BoundedQueue {
     absl::MutexLock lock(&mu_);
     std::vector<T> out;
     out.reserve(items_.size());
-    for (T& item : items_) {
-      out.push_back(std::move(item));
-      ConsumeReadyToken();
-    }
+    for (T& item : items_) out.push_back(std::move(item));
     items_.clear();
     return out;
   }
-
-  // Readable while items are queued (pollable mode only; -1 otherwise). For
-  // poll()/epoll registration; ownership stays with the queue.
-  int ready_fd() const { return ready_.get(); }
 
   size_t size() const {
     absl::MutexLock lock(&mu_);
@@ -149,26 +132,14 @@ class BoundedQueue {
   void PushLocked(T item) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     items_.push_back(std::move(item));
     if (items_.size() > peak_) peak_ = items_.size();
-    if (ready_.valid()) {
-      uint64_t one = 1;
-      PCHECK(::write(ready_.get(), &one, sizeof(one)) == sizeof(one));
-    }
   }
   T PopLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     T item = std::move(items_.front());
     items_.pop_front();
-    ConsumeReadyToken();
     return item;
-  }
-  // Keeps the eventfd's counter equal to size() (called under mu_).
-  void ConsumeReadyToken() {
-    if (!ready_.valid()) return;
-    uint64_t token;
-    PCHECK(::read(ready_.get(), &token, sizeof(token)) == sizeof(token));
   }
 
   const size_t capacity_;
-  common::UniqueFd ready_;  // pollable mode: eventfd counting queued items
   mutable absl::Mutex mu_;
   std::deque<T> items_ ABSL_GUARDED_BY(mu_);
   size_t peak_ ABSL_GUARDED_BY(mu_) = 0;

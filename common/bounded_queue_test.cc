@@ -1,7 +1,5 @@
 #include "common/bounded_queue.h"
 
-#include <poll.h>
-
 #include <atomic>
 #include <memory>
 #include <numeric>
@@ -95,28 +93,6 @@ TEST(BoundedQueueTest, BlockingPushWaitsForSpace) {
   EXPECT_EQ(*q.Pop(), 1);
   EXPECT_EQ(*q.Pop(), 2);  // only possible once the blocked push completed
   producer.join();
-}
-
-TEST(BoundedQueueTest, ReadyFdIsReadableExactlyWhileItemsAreQueued) {
-  BoundedQueue<int> q(4, /*pollable=*/true);
-  ASSERT_GE(q.ready_fd(), 0);
-  auto readable = [&] {
-    pollfd p{q.ready_fd(), POLLIN, 0};
-    return ::poll(&p, 1, 0) == 1;
-  };
-  EXPECT_FALSE(readable());
-  for (int i : {1, 2}) ASSERT_TRUE(q.TryPush(i));
-  EXPECT_TRUE(readable());
-  EXPECT_EQ(*q.TryPop(), 1);
-  EXPECT_TRUE(readable());
-  EXPECT_EQ(*q.Pop(), 2);
-  EXPECT_FALSE(readable());
-  int three = 3;
-  ASSERT_TRUE(q.TryPush(three));
-  q.Close();
-  EXPECT_EQ(q.TakeAll().size(), 1u);
-  EXPECT_FALSE(readable());
-  EXPECT_EQ(BoundedQueue<int>(1).ready_fd(), -1);
 }
 
 // Many producers and consumers; every item is delivered exactly once.

@@ -8,9 +8,11 @@
 // content. A delivered line includes its '\n' (and a preceding '\r' if the
 // peer sent one), so an echo of it is byte-exact.
 //
-// Bound: a line may hold at most `max_line_bytes` bytes before its '\n'. The
-// framer buffers only the unfinished tail of the stream, never more than that
-// bound; a longer line puts the framer in the failed state for good, and the
+// Bound: a line may hold at most `max_line_bytes` bytes of content, counted
+// without its terminator ("\n", or "\r\n" as telnet sends), so a telnet
+// user's line of exactly the limit is accepted. The framer buffers only the
+// unfinished tail of the stream, never more than that bound plus a possible
+// '\r'; a longer line puts the framer in the failed state for good, and the
 // caller reports the error and closes. Lines completed before the overlong
 // one in the same Feed() are still delivered, so no finished work is lost.
 //
@@ -39,6 +41,8 @@ class LineFramer {
 
   // Bytes of an unfinished line held since the last '\n'.
   size_t pending_bytes() const { return pending_.size(); }
+  // Heap memory held for it (0 once ReleaseMemoryIfEmpty() freed it).
+  size_t buffer_capacity() const;
   bool failed() const { return failed_; }
   size_t max_line_bytes() const { return max_line_bytes_; }
 
@@ -47,6 +51,9 @@ class LineFramer {
   void ReleaseMemoryIfEmpty();
 
  private:
+  // Whether pending_ + `tail` (no '\n' in it) is within the bound.
+  bool Fits(absl::string_view tail) const;
+
   const size_t max_line_bytes_;
   std::string pending_;
   bool failed_ = false;

@@ -72,6 +72,30 @@ TEST(LineFramerTest, LineOfExactlyMaxBytesIsAccepted) {
   EXPECT_THAT(c.lines, ElementsAre("12345\n", "abcde\n"));
 }
 
+TEST(LineFramerTest, LimitCountsTheLineWithoutItsCrLf) {
+  LineFramer framer(5);
+  Collector c;
+  EXPECT_TRUE(c.Feed(framer, "12345\r\n"));  // telnet's line of exactly the limit
+  EXPECT_TRUE(c.Feed(framer, "abcde\r"));    // may still become "\r\n"
+  EXPECT_EQ(framer.pending_bytes(), 6u);
+  EXPECT_TRUE(c.Feed(framer, "\n"));
+  EXPECT_THAT(c.lines, ElementsAre("12345\r\n", "abcde\r\n"));
+}
+
+TEST(LineFramerTest, CarriageReturnInsideTheLineCounts) {
+  LineFramer framer(5);
+  Collector c;
+  EXPECT_TRUE(c.Feed(framer, "12345\r"));
+  EXPECT_FALSE(c.Feed(framer, "x"));  // the '\r' was content after all
+  EXPECT_EQ(framer.pending_bytes(), 0u);
+
+  LineFramer fits(5);
+  EXPECT_TRUE(c.Feed(fits, "1234\r\r\n"));  // content "1234\r", then "\r\n"
+  LineFramer too_long(5);
+  EXPECT_FALSE(c.Feed(too_long, "12345\r\r\n"));
+  EXPECT_THAT(c.lines, ElementsAre("1234\r\r\n"));
+}
+
 TEST(LineFramerTest, PartialLineOverMaxFails) {
   LineFramer framer(5);
   Collector c;

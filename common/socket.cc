@@ -253,6 +253,17 @@ absl::StatusOr<size_t> RecvSome(const UniqueFd& socket, char* buffer, size_t siz
   }
 }
 
+std::string RecvLine(const UniqueFd& socket, absl::Time deadline) {
+  std::string line;
+  char c;
+  while (line.empty() || line.back() != '\n') {
+    absl::StatusOr<size_t> n = RecvSome(socket, &c, 1, deadline);
+    if (!n.ok() || *n == 0) break;
+    line.push_back(c);
+  }
+  return line;
+}
+
 bool DiscardPendingInput(const UniqueFd& socket) {
   char buf[4096];
   for (;;) {

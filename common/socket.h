@@ -75,6 +75,11 @@ absl::Status SendAll(const UniqueFd& socket, absl::string_view data, absl::Time 
 absl::StatusOr<size_t> RecvSome(const UniqueFd& socket, char* buffer, size_t size,
                                 absl::Time deadline);
 
+// Reads one line, through its '\n', a byte at a time so that nothing after
+// it is consumed (for tests and tools, not for hot paths). Returns what was
+// read before EOF, an error or `deadline` ("" if nothing).
+std::string RecvLine(const UniqueFd& socket, absl::Time deadline);
+
 // Reads whatever is already buffered without waiting, discarding it.
 // Returns true if the peer's EOF (or an error) was seen.
 bool DiscardPendingInput(const UniqueFd& socket);

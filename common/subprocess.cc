@@ -12,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -80,6 +81,11 @@ Subprocess::Subprocess(std::string binary, std::vector<std::string> args,
                 static_cast<rlim_t>(options.rlimit_nofile)};
       ::setrlimit(RLIMIT_NOFILE, &rl);
     }
+    if (options.rlimit_as_bytes > 0) {
+      rlimit rl{static_cast<rlim_t>(options.rlimit_as_bytes),
+                static_cast<rlim_t>(options.rlimit_as_bytes)};
+      ::setrlimit(RLIMIT_AS, &rl);
+    }
     ::execv(argv[0], argv.data());
     ::_exit(127);
   }
@@ -141,6 +147,25 @@ int64_t Subprocess::StatusField(const std::string& key) const {
     if (parts.size() >= 2 && absl::SimpleAtoi(parts[1], &value)) return value;
   }
   return -1;
+}
+
+int64_t Subprocess::VoluntarySwitches(const std::string& thread_prefix) const {
+  const std::string tasks = absl::StrCat("/proc/", pid_, "/task");
+  DIR* dir = ::opendir(tasks.c_str());
+  if (dir == nullptr) return -1;
+  int64_t sum = 0;
+  while (const dirent* entry = ::readdir(dir)) {
+    if (entry->d_name[0] == '.') continue;
+    const std::string task = absl::StrCat(tasks, "/", entry->d_name);
+    if (!absl::StartsWith(ReadFile(task + "/comm"), thread_prefix)) continue;
+    const std::string status = ReadFile(task + "/status");
+    const std::string key = "\nvoluntary_ctxt_switches:";
+    const size_t at = status.find(key);
+    if (at == std::string::npos) continue;
+    sum += std::strtoll(status.c_str() + at + key.size(), nullptr, 10);
+  }
+  ::closedir(dir);
+  return sum;
 }
 
 int64_t Subprocess::OpenFds() const {

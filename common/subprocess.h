@@ -3,7 +3,7 @@
 
 // Subprocess: runs a binary (for integration tests and benchmark tools), with stdin from a
 // string, stdout/stderr captured to files (no pipe can fill up and stall the
-// child), an optional descriptor limit, and bounded waits. The destructor
+// child), optional descriptor and address-space limits, and bounded waits. The destructor
 // kills a child that is still running, so a failing test never leaks one.
 // Also reads the child's resource use (CPU time, peak RSS, threads) from /proc.
 //
@@ -23,6 +23,7 @@ namespace common {
 struct SubprocessOptions {
   std::optional<std::string> stdin_data;  // nullopt: /dev/null
   int rlimit_nofile = 0;                  // 0: inherit
+  int64_t rlimit_as_bytes = 0;            // address-space limit; 0: inherit
   bool as_nobody = false;                 // drop root to uid/gid 65534 (nobody)
 };
 
@@ -53,6 +54,10 @@ class Subprocess {
   int64_t Threads() const { return StatusField("Threads:"); }
   // Open descriptors (entries of /proc/PID/fd), -1 if unavailable.
   int64_t OpenFds() const;
+  // Voluntary context switches (times a thread went to sleep, e.g. in
+  // epoll_wait, and was woken) summed over the child's threads whose name
+  // starts with `thread_prefix`; a count of wake-ups, not a timing.
+  int64_t VoluntarySwitches(const std::string& thread_prefix) const;
 
  private:
   int64_t StatusField(const std::string& key) const;

@@ -5,13 +5,9 @@
 
 #include <cstdint>
 
-#include "glog/logging.h"
-
 namespace common {
 
-WakeupFd::WakeupFd() : fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
-  PCHECK(fd_.valid()) << "eventfd";
-}
+WakeupFd::WakeupFd() : fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
 
 void WakeupFd::Notify() {
   notified_.store(true, std::memory_order_release);

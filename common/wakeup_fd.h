@@ -19,10 +19,13 @@ namespace common {
 
 class WakeupFd {
  public:
-  WakeupFd();  // CHECK-fails if the kernel cannot make an eventfd
+  // Check valid(): the kernel may refuse an eventfd (descriptors exhausted),
+  // which a server must report at start-up rather than crash on.
+  WakeupFd();
   WakeupFd(const WakeupFd&) = delete;
   WakeupFd& operator=(const WakeupFd&) = delete;
 
+  bool valid() const { return fd_.valid(); }
   void Notify();
   bool notified() const { return notified_.load(std::memory_order_acquire); }
   // For poll()/epoll registration only; ownership stays here.

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "common/protocol.h"
 #include "common/socket.h"
@@ -15,7 +16,9 @@ namespace server {
 namespace {
 
 constexpr absl::Duration kMinBackoff = absl::Milliseconds(10);
-constexpr absl::Duration kMaxBackoff = absl::Seconds(1);
+constexpr absl::Duration kMaxBackoff = absl::Milliseconds(100);
+// Connections taken per wake-up before looking at the stop signal again.
+constexpr int kMaxBatch = 1024;
 
 common::UniqueFd OpenReserve() {
   return common::UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
@@ -28,95 +31,112 @@ common::UniqueFd AcceptRaw(const common::UniqueFd& listener) {
 
 }  // namespace
 
-Acceptor::Acceptor(common::UniqueFd listener, OverloadPolicy policy, Framing framing,
-                   common::BoundedQueue<Connection>* queue, LingeringCloser* closer,
-                   Stats* stats)
+Acceptor::Acceptor(common::UniqueFd listener, const Limits& limits,
+                   common::BoundedQueue<Connection>* queue, WorkerPool* pool,
+                   LingeringCloser* closer, Stats* stats)
     : listener_(std::move(listener)),
-      policy_(policy),
-      framing_(framing),
+      limits_(limits),
       queue_(queue),
+      pool_(pool),
       closer_(closer),
       stats_(stats),
       reserve_(OpenReserve()) {}
 
 void Acceptor::Run(const common::WakeupFd& stop) {
   while (!stop.notified()) {
-    if (policy_ == OverloadPolicy::kBlock && !queue_->WaitForSpace()) break;
+    if (limits_.policy == OverloadPolicy::kBlock && !queue_->WaitForSpace()) break;
+    if (!reserve_.valid()) reserve_ = OpenReserve();  // lost in an episode
     // While backing off, do not watch the listener: it stays readable when
     // accept() keeps failing, and watching it would spin.
     pollfd fds[2] = {{stop.fd(), POLLIN, 0}, {listener_.get(), POLLIN, 0}};
     const bool backing_off = backoff_ > absl::ZeroDuration();
-    int rc = ::poll(fds, backing_off ? 1 : 2,
-                    backing_off ? static_cast<int>(absl::ToInt64Milliseconds(backoff_)) : -1);
+    const int rc =
+        ::poll(fds, backing_off ? 1 : 2,
+               backing_off ? static_cast<int>(absl::ToInt64Milliseconds(backoff_)) : -1);
     if (rc < 0) {
       PCHECK(errno == EINTR) << "poll";
       continue;
     }
     if (fds[0].revents != 0) break;
-    // Under `block`, accept one at a time so each accept has a queue slot.
-    const int batch = policy_ == OverloadPolicy::kBlock ? 1 : 64;
-    for (int i = 0; i < batch && !stop.notified(); ++i) {
-      if (!AcceptOne()) break;
+    // Under `block`, one at a time, so each accept has a queue slot.
+    const int batch = limits_.policy == OverloadPolicy::kBlock ? 1 : kMaxBatch;
+    int queued = 0;
+    for (int i = 0; i < batch; ++i) {
+      if (AcceptOne(queued) != Accepted::kOne) break;
     }
+    if (queued > 0) pool_->OnQueued(queued);
   }
   listener_.Reset();  // refuse new connections from now on
 }
 
-bool Acceptor::AcceptOne() {
+Acceptor::Accepted Acceptor::AcceptOne(int& queued) {
   common::UniqueFd socket = AcceptRaw(listener_);
   if (socket.valid()) {
-    backoff_ = absl::ZeroDuration();
-    if (fd_episode_) {
-      fd_episode_ = false;
-      LOG(INFO) << "accept: file descriptors available again; accepting normally";
-    }
+    EndFdEpisode();
     Stats::Add(stats_->accepted);
-    Dispatch(std::move(socket));
-    return true;
+    Admit(std::move(socket), queued);
+    return Accepted::kOne;
   }
   switch (errno) {
     case EAGAIN:
 #if EAGAIN != EWOULDBLOCK
     case EWOULDBLOCK:
 #endif
-      return false;
+      backoff_ = absl::ZeroDuration();  // nothing waiting: watch the listener again
+      return Accepted::kNoneLeft;
     case EINTR:
     case ECONNABORTED:  // the client gave up while in the backlog
     case EPROTO:
     case EPERM:  // firewall rules
-      return true;
+      return Accepted::kOne;
     case EMFILE:
     case ENFILE:
     case ENOBUFS:
     case ENOMEM:
-      OnFdExhausted(errno);
-      return false;
+      return OnFdExhausted(errno) ? Accepted::kOne : Accepted::kFailed;
     default:
       PLOG_EVERY_N(ERROR, 100) << "accept";
       backoff_ = kMinBackoff;
-      return false;
+      return Accepted::kFailed;
   }
 }
 
 absl::string_view Acceptor::ProtocolLine(absl::string_view line) const {
-  return framing_ == Framing::kLine ? line : absl::string_view();
+  return limits_.framing == Framing::kLine ? line : absl::string_view();
 }
 
-void Acceptor::Dispatch(common::UniqueFd socket) {
+void Acceptor::Admit(common::UniqueFd socket, int& queued) {
   VLOG(1) << "accepted " << common::PeerName(socket);
+  if (stats_->open_connections.load(std::memory_order_relaxed) >= limits_.max_connections) {
+    Reject(std::move(socket), RejectReason::kMaxConnections, /*linger=*/true);
+    return;
+  }
+  Stats::Add(stats_->open_connections);
   Connection conn{std::move(socket), absl::Now()};
-  if (queue_->TryPush(conn)) return;
+  if (queue_->TryPush(conn)) {
+    ++queued;
+    return;
+  }
+  if (limits_.queue_full_waits) {
+    pool_->OnQueued(queued);
+    queued = 0;
+    if (queue_->Push(conn)) {
+      ++queued;
+      return;
+    }
+  }
+  Stats::Add(stats_->open_connections, -1);
   // Queue full (reject policy), or closed because the server is stopping.
   if (queue_->closed()) {
     closer_->Close(std::move(conn.socket), ProtocolLine(common::kShutdownLine));
-    return;
+  } else {
+    Reject(std::move(conn.socket), RejectReason::kQueueFull, /*linger=*/true);
   }
-  Reject(std::move(conn.socket), /*linger=*/true);
 }
 
-void Acceptor::Reject(common::UniqueFd socket, bool linger) {
-  Stats::Add(stats_->rejected_busy);
-  VLOG(1) << "rejected (busy) " << common::PeerName(socket);
+void Acceptor::Reject(common::UniqueFd socket, RejectReason reason, bool linger) {
+  stats_->Reject(reason);
+  VLOG(1) << "rejected (" << RejectReasonName(reason) << ") " << common::PeerName(socket);
   if (linger) {
     closer_->Close(std::move(socket), ProtocolLine(common::kBusyLine));
   } else {
@@ -124,13 +144,21 @@ void Acceptor::Reject(common::UniqueFd socket, bool linger) {
   }
 }
 
-void Acceptor::OnFdExhausted(int err) {
+void Acceptor::EndFdEpisode() {
+  backoff_ = absl::ZeroDuration();
+  if (fd_episode_) {
+    fd_episode_ = false;
+    LOG(INFO) << "accept: file descriptors available again; accepting normally";
+  }
+}
+
+bool Acceptor::OnFdExhausted(int err) {
   if (!fd_episode_) {
     fd_episode_ = true;
     Stats::Add(stats_->emfile_episodes);
-    LOG(WARNING) << "accept: " << strerror(err)
+    LOG(WARNING) << "accept: " << std::strerror(err)
                  << "; turning new clients away until descriptors free up"
-                 << " (raise `ulimit -n` or lower --queue_capacity)";
+                 << " (raise `ulimit -n` or lower --max_connections)";
   }
   if (reserve_.valid()) {
     reserve_.Reset();
@@ -139,19 +167,20 @@ void Acceptor::OnFdExhausted(int err) {
     if (shed) {
       Stats::Add(stats_->accepted);
       // No lingering: descriptors are exactly what we are short of.
-      Reject(std::move(socket), /*linger=*/false);
+      Reject(std::move(socket), RejectReason::kNoDescriptors, /*linger=*/false);
     }
     reserve_ = OpenReserve();
     if (shed && reserve_.valid()) {
       // Progress: one waiting client told "busy". Go on without delay; the
       // next accept() shows whether more are waiting.
       backoff_ = absl::ZeroDuration();
-      return;
+      return true;
     }
   }
   // Another thread took the descriptor (or none is reserved): wait a little,
   // doubling, instead of spinning on a listener that stays readable.
   backoff_ = std::clamp(backoff_ * 2, kMinBackoff, kMaxBackoff);
+  return false;
 }
 
 }  // namespace server

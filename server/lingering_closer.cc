@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "common/socket.h"
+#include "common/thread_starter.h"
 #include "glog/logging.h"
 
 namespace server {
@@ -16,13 +17,28 @@ constexpr uint64_t kStopId = 0;
 }  // namespace
 
 LingeringCloser::LingeringCloser(absl::Duration linger, size_t max_sockets)
-    : linger_(linger), max_sockets_(max_sockets), epoll_(::epoll_create1(EPOLL_CLOEXEC)) {
-  PCHECK(epoll_.valid()) << "epoll_create1";
+    : linger_(linger), max_sockets_(max_sockets) {}
+
+absl::Status LingeringCloser::Start() {
+  CHECK(!thread_.joinable()) << "Start() called twice";
+  if (!stop_.valid()) return common::ErrnoStatus(errno, "lingering closer: eventfd");
+  common::UniqueFd epoll(::epoll_create1(EPOLL_CLOEXEC));
+  if (!epoll.valid()) return common::ErrnoStatus(errno, "lingering closer: epoll_create1");
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.u64 = kStopId;
-  PCHECK(::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, stop_.fd(), &ev) == 0);
-  thread_ = std::thread([this] { Run(); });
+  if (::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, stop_.fd(), &ev) != 0) {
+    return common::ErrnoStatus(errno, "lingering closer: epoll_ctl");
+  }
+  absl::MutexLock lock(&mu_);
+  epoll_ = std::move(epoll);
+  auto thread = common::StartThread("closer", [this] { Run(); });
+  if (!thread.ok()) {
+    epoll_.Reset();
+    return thread.status();
+  }
+  thread_ = std::move(*thread);
+  return absl::OkStatus();
 }
 
 LingeringCloser::~LingeringCloser() {
@@ -47,7 +63,9 @@ void LingeringCloser::Close(common::UniqueFd socket, absl::string_view last_line
   if (!socket.valid()) return;
   if (SayLastLineAndHalfClose(socket, last_line)) return;  // peer already closed
   absl::MutexLock lock(&mu_);
-  if (entries_.size() >= max_sockets_ || stop_.notified()) return;  // close now
+  if (!epoll_.valid() || entries_.size() >= max_sockets_ || stop_.notified()) {
+    return;  // close now
+  }
   const uint64_t id = next_id_++;
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLRDHUP;

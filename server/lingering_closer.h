@@ -16,8 +16,8 @@
 // client to hang up. At most `max_sockets` linger at once; beyond that (e.g.
 // when file descriptors are scarce) sockets are closed at once.
 //
-// Thread safety: Close() may be called from any thread. Stop() once, from
-// the owner, after every Close().
+// Thread safety: Start() once, then Close() from any thread; Stop() once,
+// from the owner, after every Close().
 
 #include <cstddef>
 #include <cstdint>
@@ -27,6 +27,7 @@
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -39,6 +40,11 @@ class LingeringCloser {
  public:
   LingeringCloser(absl::Duration linger, size_t max_sockets);
   ~LingeringCloser();  // Stop()s if still running
+
+  // Creates the epoll set and starts the thread; an error (no descriptors,
+  // no thread) leaves nothing running. Until it succeeds, Close() closes at
+  // once.
+  absl::Status Start();
   LingeringCloser(const LingeringCloser&) = delete;
   LingeringCloser& operator=(const LingeringCloser&) = delete;
 

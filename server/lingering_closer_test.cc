@@ -32,6 +32,7 @@ std::string ReadToEof(const common::UniqueFd& fd) {
 
 TEST(LingeringCloserTest, LastLineArrivesDespiteUnreadInput) {
   LingeringCloser closer(absl::Seconds(10), 16);
+  ASSERT_TRUE(closer.Start().ok());
   Pair p = MakePair();
   // The client sent data the server never read, then the server says bye.
   ASSERT_TRUE(common::SendAll(p.client, "unread\n", absl::Now() + absl::Seconds(1)).ok());
@@ -48,6 +49,7 @@ TEST(LingeringCloserTest, CloseNowSendsTheLineThenCloses) {
 
 TEST(LingeringCloserTest, WaitsForClientToHangUpThenCloses) {
   LingeringCloser closer(absl::Seconds(30), 16);
+  ASSERT_TRUE(closer.Start().ok());
   Pair p = MakePair();
   closer.Close(std::move(p.server));
   EXPECT_EQ(closer.lingering(), 1u);
@@ -60,6 +62,7 @@ TEST(LingeringCloserTest, WaitsForClientToHangUpThenCloses) {
 
 TEST(LingeringCloserTest, StopClosesWhatStillLingers) {
   LingeringCloser closer(absl::Seconds(30), 16);
+  ASSERT_TRUE(closer.Start().ok());
   Pair p = MakePair();
   closer.Close(std::move(p.server));
   closer.Stop(absl::Now());
@@ -69,6 +72,7 @@ TEST(LingeringCloserTest, StopClosesWhatStillLingers) {
 
 TEST(LingeringCloserTest, OverCapacityClosesAtOnce) {
   LingeringCloser closer(absl::Seconds(30), 1);
+  ASSERT_TRUE(closer.Start().ok());
   Pair a = MakePair();
   Pair b = MakePair();
   closer.Close(std::move(a.server));

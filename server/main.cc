@@ -32,11 +32,18 @@ DEFINE_string(port_file, "",
               "If set, the bound port is written here (atomically) once listening.");
 DEFINE_int32(listen_backlog, kDefaults.listen_backlog,
              "Kernel accept backlog (capped by net.core.somaxconn).");
+DEFINE_string(model, "event",
+              "How workers run sessions: 'event' (each worker multiplexes many clients over its "
+              "own epoll set; every client is served at once) or 'classic' (each worker owns one "
+              "client from welcome to close; clients beyond --workers wait in the queue).");
 DEFINE_int32(workers, kDefaults.workers,
-             "Worker threads. Without --park_idle_sessions this is the number of clients served "
-             "at once.");
+             "Worker threads; 0 = auto: the CPUs this process may run on (event model) or 64 "
+             "(classic model, where it is the number of clients served at once).");
 DEFINE_int32(queue_capacity, kDefaults.queue_capacity,
-             "Accepted connections that may wait for a worker.");
+             "Accepted connections that may wait for a worker to take them.");
+DEFINE_int64(max_connections, kDefaults.max_connections,
+             "Most client sessions held at once (queued and served); beyond it clients get the "
+             "busy line. 0 = auto: what the descriptor limit allows.");
 DEFINE_string(overload_policy, "reject",
               "When the queue is full: 'reject' (send the busy line and close) or 'block' (stop "
               "accepting; clients wait in the kernel backlog).");
@@ -45,8 +52,11 @@ DEFINE_int64(idle_timeout_ms, kDefaults.idle_timeout_ms,
 DEFINE_int64(write_timeout_ms, kDefaults.write_timeout_ms,
              "Drop a client whose pending replies make no progress for this long.");
 DEFINE_int64(max_line_bytes, kDefaults.max_line_bytes,
-             "Longest accepted line, excluding its newline; longer lines get an error and a "
-             "close.");
+             "Longest accepted line, excluding its terminator (\\n or \\r\\n); longer lines get "
+             "an error and a close.");
+DEFINE_int64(max_output_bytes, kDefaults.max_output_bytes,
+             "Most reply bytes a session holds for a client that is not reading; input is not "
+             "read while they wait.");
 DEFINE_string(welcome, kDefaults.welcome, "Welcome line sent on connect (line framing).");
 DEFINE_string(reply_prefix, kDefaults.reply_prefix, "Prefix of every echoed line.");
 DEFINE_string(framing, "line",
@@ -55,9 +65,6 @@ DEFINE_int64(shutdown_grace_ms, kDefaults.shutdown_grace_ms,
              "On SIGINT/SIGTERM, how long running sessions get to finish.");
 DEFINE_int64(stats_interval_ms, kDefaults.stats_interval_ms,
              "Log a stats line this often (0 = only at shutdown).");
-DEFINE_bool(park_idle_sessions, kDefaults.park_idle_sessions,
-            "Idle sessions leave their worker and wait in a shared epoll set, so a small pool "
-            "serves many mostly-idle clients.");
 
 namespace {
 
@@ -67,14 +74,19 @@ absl::StatusOr<server::ServerOptions> OptionsFromFlags() {
   o.port = FLAGS_port;
   o.port_file = FLAGS_port_file;
   o.listen_backlog = FLAGS_listen_backlog;
+  auto model = server::ParseModel(FLAGS_model);
+  if (!model.ok()) return model.status();
+  o.model = *model;
   o.workers = FLAGS_workers;
   o.queue_capacity = FLAGS_queue_capacity;
+  o.max_connections = FLAGS_max_connections;
   auto policy = server::ParseOverloadPolicy(FLAGS_overload_policy);
   if (!policy.ok()) return policy.status();
   o.overload_policy = *policy;
   o.idle_timeout_ms = FLAGS_idle_timeout_ms;
   o.write_timeout_ms = FLAGS_write_timeout_ms;
   o.max_line_bytes = FLAGS_max_line_bytes;
+  o.max_output_bytes = FLAGS_max_output_bytes;
   o.welcome = FLAGS_welcome;
   o.reply_prefix = FLAGS_reply_prefix;
   auto framing = server::ParseFraming(FLAGS_framing);
@@ -82,7 +94,6 @@ absl::StatusOr<server::ServerOptions> OptionsFromFlags() {
   o.framing = *framing;
   o.shutdown_grace_ms = FLAGS_shutdown_grace_ms;
   o.stats_interval_ms = FLAGS_stats_interval_ms;
-  o.park_idle_sessions = FLAGS_park_idle_sessions;
   absl::Status valid = o.Validate();
   if (!valid.ok()) return valid;
   return o;
@@ -93,7 +104,7 @@ absl::StatusOr<server::ServerOptions> OptionsFromFlags() {
 int main(int argc, char** argv) {
   common::InitProcess(
       "Thread-pool echo server.\n"
-      "Usage: server [--host=H] [--port=P] [--workers=N] [--queue_capacity=Q] ...\n"
+      "Usage: server [--host=H] [--port=P] [--model=event|classic] [--workers=N] ...\n"
       "Sends a welcome line, then echoes every line back with a prefix.",
       &argc, &argv);
   if (argc > 1) {

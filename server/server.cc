@@ -5,11 +5,15 @@
 #include <algorithm>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "common/fd_limit.h"
 #include "common/port_file.h"
 #include "common/protocol.h"
 #include "common/socket.h"
+#include "common/thread_starter.h"
 #include "glog/logging.h"
+#include "server/classic_pool.h"
+#include "server/event_pool.h"
 
 namespace server {
 namespace {
@@ -19,10 +23,9 @@ constexpr absl::Duration kLinger = absl::Seconds(2);
 
 // Sockets may linger while descriptors are scarce only up to a share of the
 // descriptor limit, keeping the rest for clients being served.
-size_t MaxLingering() {
-  rlimit rl{};
-  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 4096;
-  return std::max<size_t>(1, rl.rlim_cur / 8);
+size_t MaxLingering(long fd_limit) {
+  if (fd_limit < 0) return 4096;
+  return std::max<size_t>(1, static_cast<size_t>(fd_limit) / 8);
 }
 
 }  // namespace
@@ -30,8 +33,7 @@ size_t MaxLingering() {
 Server::Server(ServerOptions options)
     : options_(std::move(options)),
       session_config_(SessionConfig::FromOptions(options_)),
-      queue_(static_cast<size_t>(options_.queue_capacity),
-             /*pollable=*/options_.park_idle_sessions) {}
+      queue_(static_cast<size_t>(options_.queue_capacity)) {}
 
 Server::~Server() { Shutdown(); }
 
@@ -39,20 +41,22 @@ absl::Status Server::Start() {
   CHECK(!running_) << "Start() called twice";
   // Every client costs a descriptor: take all the kernel allows.
   const long fd_limit = common::RaiseFdLimitToMax();
+  const int cpus = common::UsableCpus();
+  workers_ = ResolvedWorkers(options_, cpus);
+  max_connections_ = ResolvedMaxConnections(options_, fd_limit, workers_);
   auto listener = common::Listen(options_.host, options_.port, options_.listen_backlog);
   if (!listener.ok()) return listener.status();
   auto port = common::BoundPort(*listener);
   if (!port.ok()) return port.status();
   port_ = *port;
 
-  closer_ = std::make_unique<LingeringCloser>(kLinger, MaxLingering());
-  acceptor_ = std::make_unique<Acceptor>(std::move(*listener), options_.overload_policy,
-                                         options_.framing, &queue_, closer_.get(), &stats_);
-  pool_ = std::make_unique<WorkerPool>(options_.workers, options_.park_idle_sessions, &queue_,
-                                       &session_config_, &stats_, closer_.get());
-  pool_->Start();
-  acceptor_thread_ = std::thread([this] { acceptor_->Run(stop_accepting_); });
-  stats_thread_ = std::thread([this] { StatsLoop(); });
+  absl::Status started = StartThreads(std::move(*listener), fd_limit);
+  if (!started.ok()) {
+    // Whatever did start is stopped again: nothing may be left running.
+    running_ = true;
+    Shutdown();
+    return absl::Status(started.code(), absl::StrCat("cannot start: ", started.message()));
+  }
   running_ = true;
 
   // Last: the port file tells scripts the server is ready to serve.
@@ -65,12 +69,46 @@ absl::Status Server::Start() {
   }
 
   LOG(INFO) << "listening on " << options_.host << " port " << port_
-            << " workers=" << options_.workers << " queue_capacity=" << options_.queue_capacity
+            << " model=" << ModelName(options_.model) << " workers=" << workers_
+            << (options_.workers == 0 ? absl::StrCat(" (auto: ", cpus, " usable CPUs)") : "")
+            << " max_connections=" << max_connections_
+            << (options_.max_connections == 0
+                    ? absl::StrCat(" (auto: descriptor limit ", fd_limit, ")")
+                    : "")
+            << " queue_capacity=" << options_.queue_capacity
             << " overload_policy=" << OverloadPolicyName(options_.overload_policy)
-            << " framing=" << FramingName(options_.framing)
-            << " park_idle_sessions=" << (options_.park_idle_sessions ? "true" : "false")
-            << " fd_limit=" << fd_limit << " (about " << std::max(0L, fd_limit - 16)
-            << " connections)";
+            << " framing=" << FramingName(options_.framing);
+  return absl::OkStatus();
+}
+
+absl::Status Server::StartThreads(common::UniqueFd listener, long fd_limit) {
+  if (!stop_accepting_.valid()) return absl::ResourceExhaustedError("no eventfd for the acceptor");
+  closer_ = std::make_unique<LingeringCloser>(kLinger, MaxLingering(fd_limit));
+  absl::Status s = closer_->Start();
+  if (!s.ok()) return s;
+
+  const WorkerPool::Deps deps{&queue_, &session_config_, &stats_, closer_.get()};
+  if (options_.model == Model::kEvent) {
+    pool_ = std::make_unique<EventPool>(workers_, deps);
+  } else {
+    pool_ = std::make_unique<ClassicPool>(workers_, deps);
+  }
+  s = pool_->Start();
+  if (!s.ok()) return s;
+
+  Acceptor::Limits limits;
+  limits.policy = options_.overload_policy;
+  limits.framing = options_.framing;
+  limits.max_connections = max_connections_;
+  limits.queue_full_waits = options_.model == Model::kEvent;
+  acceptor_ = std::make_unique<Acceptor>(std::move(listener), limits, &queue_, pool_.get(),
+                                         closer_.get(), &stats_);
+  auto acceptor = common::StartThread("acceptor", [this] { acceptor_->Run(stop_accepting_); });
+  if (!acceptor.ok()) return acceptor.status();
+  acceptor_thread_ = std::move(*acceptor);
+  auto stats = common::StartThread("stats", [this] { StatsLoop(); });
+  if (!stats.ok()) return stats.status();
+  stats_thread_ = std::move(*stats);
   return absl::OkStatus();
 }
 
@@ -83,10 +121,11 @@ void Server::Shutdown() {
   // 1. No new clients: the acceptor exits and closes the listener.
   stop_accepting_.Notify();
   queue_.Close();  // also releases an acceptor waiting for space (block policy)
-  acceptor_thread_.join();
+  if (acceptor_thread_.joinable()) acceptor_thread_.join();
 
   // 2. Clients still waiting for a worker are told goodbye, not served.
   for (Connection& waiting : queue_.TakeAll()) {
+    Stats::Add(stats_.open_connections, -1);
     if (options_.framing == Framing::kLine) {
       Stats::Add(stats_.shutdown_goodbyes);
       closer_->Close(std::move(waiting.socket), common::kShutdownLine);
@@ -96,20 +135,22 @@ void Server::Shutdown() {
   }
 
   // 3. Running sessions finish what they received, say goodbye, close.
-  pool_->Shutdown(grace_deadline);
+  if (pool_) pool_->Shutdown(grace_deadline);
 
   // 4. Let goodbyes drain until the grace period ends (at least briefly),
   //    then close whatever still lingers.
-  closer_->Stop(std::max(grace_deadline, absl::Now() + absl::Milliseconds(100)));
+  if (closer_) closer_->Stop(std::max(grace_deadline, absl::Now() + absl::Milliseconds(100)));
   stopped_.Notify();
-  stats_thread_.join();
+  if (stats_thread_.joinable()) stats_thread_.join();
   LOG(INFO) << "stopped: " << stats().ToString();
 }
 
 StatsSnapshot Server::stats() const {
-  return stats_.Snapshot(static_cast<int64_t>(queue_.size()),
-                         static_cast<int64_t>(queue_.peak_size()),
-                         pool_ ? static_cast<int64_t>(pool_->parked()) : 0);
+  StatsSnapshot s =
+      stats_.Snapshot(pool_ ? pool_->counters() : std::vector<const WorkerCounters*>{});
+  s.queued_now = static_cast<int64_t>(queue_.size());
+  s.queued_peak = static_cast<int64_t>(queue_.peak_size());
+  return s;
 }
 
 void Server::StatsLoop() {

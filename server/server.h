@@ -6,7 +6,8 @@
 // and runs the start-up and shutdown sequences.
 //
 //   clients ──► listener ──► Acceptor ──► BoundedQueue ──► WorkerPool ──► Session
-//                             │  (full: busy line)                      (echo)
+//                             │  (full: busy line)         (event or    (echo)
+//                             │                             classic)
 //                             └──────────────► LingeringCloser ◄────────┘
 //
 // Shutdown order: stop accepting and close the listener; close the queue and
@@ -52,6 +53,7 @@ class Server {
   StatsSnapshot stats() const;
 
  private:
+  absl::Status StartThreads(common::UniqueFd listener, long fd_limit);
   void StatsLoop();
 
   const ServerOptions options_;
@@ -59,12 +61,14 @@ class Server {
   Stats stats_;
   common::BoundedQueue<Connection> queue_;
   std::unique_ptr<LingeringCloser> closer_;
-  std::unique_ptr<Acceptor> acceptor_;
   std::unique_ptr<WorkerPool> pool_;
+  std::unique_ptr<Acceptor> acceptor_;
   common::WakeupFd stop_accepting_;
   absl::Notification stopped_;
   std::thread acceptor_thread_;
   std::thread stats_thread_;
+  int workers_ = 0;
+  int64_t max_connections_ = 0;
   int port_ = 0;
   bool running_ = false;
 };

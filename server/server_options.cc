@@ -1,5 +1,7 @@
 #include "server/server_options.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 
 namespace server {
@@ -30,19 +32,55 @@ absl::Status ServerOptions::Validate() const {
   for (absl::Status s : {
            CheckRange("port", port, 0, 65535),
            CheckRange("listen_backlog", listen_backlog, 1, 65535),
-           CheckRange("workers", workers, 1, 100000),
+           CheckRange("workers", workers, 0, 100000),
            CheckRange("queue_capacity", queue_capacity, 1, 1000000),
+           CheckRange("max_connections", max_connections, 0, 100000000),
            CheckRange("idle_timeout_ms", idle_timeout_ms, 0, kOneDayMs),
            CheckRange("write_timeout_ms", write_timeout_ms, 1, kOneDayMs),
            CheckRange("max_line_bytes", max_line_bytes, 1, 64 << 20),
            CheckRange("shutdown_grace_ms", shutdown_grace_ms, 0, kOneDayMs),
            CheckRange("stats_interval_ms", stats_interval_ms, 0, kOneDayMs),
+           CheckRange("max_output_bytes", max_output_bytes, 1024, int64_t{1} << 30),
            CheckNoNewline("welcome", welcome),
            CheckNoNewline("reply_prefix", reply_prefix),
        }) {
     if (!s.ok()) return s;
   }
+  // One read must always fit: the longest line's reply, with room to spare.
+  const int64_t min_output =
+      2 * (max_line_bytes + static_cast<int64_t>(reply_prefix.size()) + 32);
+  if (max_output_bytes < min_output) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--max_output_bytes must be at least 2 x (--max_line_bytes + reply prefix + 32) = ",
+        min_output, " (got ", max_output_bytes, ")"));
+  }
   return absl::OkStatus();
+}
+
+int ResolvedWorkers(const ServerOptions& options, int cpus) {
+  if (options.workers > 0) return options.workers;
+  return options.model == Model::kEvent ? std::max(cpus, 1) : 64;
+}
+
+int64_t ResolvedMaxConnections(const ServerOptions& options, long fd_limit, int workers) {
+  if (options.max_connections > 0) return options.max_connections;
+  if (fd_limit < 0) return 1000000;
+  // Own descriptors: stdio, listener, reserve, metrics, an epoll set and an
+  // eventfd per worker, a few more. Lingering sockets may take up to an
+  // eighth of the table (see Server).
+  const int64_t reserved = 16 + 2 * static_cast<int64_t>(workers) + fd_limit / 8;
+  return std::max<int64_t>(1, fd_limit - reserved);
+}
+
+absl::StatusOr<Model> ParseModel(absl::string_view text) {
+  if (text == "event") return Model::kEvent;
+  if (text == "classic") return Model::kClassic;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--model must be 'event' or 'classic' (got '", text, "')"));
+}
+
+absl::string_view ModelName(Model model) {
+  return model == Model::kEvent ? "event" : "classic";
 }
 
 absl::StatusOr<OverloadPolicy> ParseOverloadPolicy(absl::string_view text) {

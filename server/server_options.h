@@ -21,6 +21,12 @@ enum class OverloadPolicy {
   kBlock,   // stop accepting; new clients wait in the kernel's listen backlog
 };
 
+// How workers run sessions.
+enum class Model {
+  kEvent,    // each worker multiplexes many sessions over its own epoll set
+  kClassic,  // each worker owns one session from welcome to close
+};
+
 enum class Framing {
   kLine,  // the tutorial protocol: welcome line, then "<prefix><line>" replies
   kRaw,   // RFC 862 echo: bytes back as they arrive, no welcome, no prefix
@@ -31,24 +37,37 @@ struct ServerOptions {
   int port = common::kDefaultPort;
   std::string port_file;
   int listen_backlog = 511;
-  int workers = 64;
+  Model model = Model::kEvent;
+  int workers = 0;          // 0 = auto: usable CPUs (event), 64 (classic)
   int queue_capacity = 256;
+  int64_t max_connections = 0;  // 0 = auto: what the descriptor limit allows
   OverloadPolicy overload_policy = OverloadPolicy::kReject;
   int64_t idle_timeout_ms = 60000;  // 0 = never time out
   int64_t write_timeout_ms = 10000;
   int64_t max_line_bytes = 8192;
+  int64_t max_output_bytes = 64 * 1024;
   std::string welcome = std::string(common::kDefaultWelcome);
   std::string reply_prefix = std::string(common::kDefaultReplyPrefix);
   Framing framing = Framing::kLine;
   int64_t shutdown_grace_ms = 5000;
   int64_t stats_interval_ms = 60000;  // 0 = only at shutdown
-  bool park_idle_sessions = false;
 
   // OK, or InvalidArgument whose message names the flag, e.g.
   // "--workers must be between 1 and 100000 (got 0)".
   absl::Status Validate() const;
 };
 
+// The pool size `workers` resolves to (auto: see above), for `cpus` usable CPUs.
+int ResolvedWorkers(const ServerOptions& options, int cpus);
+
+// The session cap `max_connections` resolves to, given the descriptor limit
+// (`fd_limit` < 0: unlimited) and the resolved pool size: every session costs
+// a descriptor, and the rest of the table is kept for the server's own
+// descriptors and for sockets lingering after their closing line.
+int64_t ResolvedMaxConnections(const ServerOptions& options, long fd_limit, int workers);
+
+absl::StatusOr<Model> ParseModel(absl::string_view text);
+absl::string_view ModelName(Model model);
 absl::StatusOr<OverloadPolicy> ParseOverloadPolicy(absl::string_view text);
 absl::StatusOr<Framing> ParseFraming(absl::string_view text);
 absl::string_view OverloadPolicyName(OverloadPolicy policy);

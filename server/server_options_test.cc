@@ -15,7 +15,11 @@ TEST(ServerOptionsTest, ErrorsNameTheFlag) {
     std::string flag;
   };
   const Case cases[] = {
-      {[](ServerOptions& o) { o.workers = 0; }, "--workers"},
+      {[](ServerOptions& o) { o.workers = -1; }, "--workers"},
+      {[](ServerOptions& o) { o.max_connections = -1; }, "--max_connections"},
+      {[](ServerOptions& o) { o.max_output_bytes = 100; }, "--max_output_bytes"},
+      // The output cap must hold the longest line's reply with room to spare.
+      {[](ServerOptions& o) { o.max_line_bytes = 1 << 20; }, "--max_output_bytes"},
       {[](ServerOptions& o) { o.queue_capacity = -1; }, "--queue_capacity"},
       {[](ServerOptions& o) { o.port = 70000; }, "--port"},
       {[](ServerOptions& o) { o.listen_backlog = 0; }, "--listen_backlog"},
@@ -47,6 +51,31 @@ TEST(ServerOptionsTest, ParsesEnums) {
   EXPECT_FALSE(ParseFraming("json").ok());
   EXPECT_EQ(OverloadPolicyName(OverloadPolicy::kBlock), "block");
   EXPECT_EQ(FramingName(Framing::kRaw), "raw");
+  EXPECT_EQ(*ParseModel("event"), Model::kEvent);
+  EXPECT_EQ(*ParseModel("classic"), Model::kClassic);
+  EXPECT_NE(ParseModel("parked").status().message().find("--model"), absl::string_view::npos);
+  EXPECT_EQ(ModelName(Model::kClassic), "classic");
+}
+
+TEST(ServerOptionsTest, WorkersDefaultToUsableCpusInTheEventModel) {
+  ServerOptions o;
+  EXPECT_EQ(ResolvedWorkers(o, 2), 2);
+  EXPECT_EQ(ResolvedWorkers(o, 1), 1);
+  o.model = Model::kClassic;  // a worker per client: a pool, not a CPU count
+  EXPECT_EQ(ResolvedWorkers(o, 2), 64);
+  o.workers = 7;
+  EXPECT_EQ(ResolvedWorkers(o, 2), 7);
+}
+
+TEST(ServerOptionsTest, MaxConnectionsDefaultsToWhatDescriptorsAllow) {
+  ServerOptions o;
+  // 20000 descriptors, 2 workers: an eighth kept for lingering sockets and
+  // 16 + 2 per worker for the server's own.
+  EXPECT_EQ(ResolvedMaxConnections(o, 20000, 2), 20000 - 2500 - 20);
+  EXPECT_EQ(ResolvedMaxConnections(o, 64, 2), 64 - 8 - 20);
+  EXPECT_EQ(ResolvedMaxConnections(o, 16, 2), 1);
+  o.max_connections = 1000;
+  EXPECT_EQ(ResolvedMaxConnections(o, 20000, 2), 1000);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <poll.h>
 
 #include <string>
+#include <vector>
 
 #include "common/protocol.h"
 #include "common/socket.h"
@@ -20,14 +21,7 @@ ServerOptions TestOptions() {
 }
 
 std::string ReadLine(const common::UniqueFd& fd) {
-  std::string line;
-  char c;
-  while (line.empty() || line.back() != '\n') {
-    auto n = common::RecvSome(fd, &c, 1, absl::Now() + absl::Seconds(10));
-    if (!n.ok() || *n == 0) break;
-    line.push_back(c);
-  }
-  return line;
+  return common::RecvLine(fd, absl::Now() + absl::Seconds(10));
 }
 
 common::UniqueFd ConnectTo(const Server& server) {
@@ -56,6 +50,7 @@ TEST(ServerTest, ServesAndStopsCleanly) {
 
 TEST(ServerTest, ShutdownSaysByeToRunningAndQueuedClients) {
   ServerOptions o = TestOptions();
+  o.model = Model::kClassic;  // one worker, one session: the second client queues
   o.workers = 1;
   o.queue_capacity = 2;
   Server server(o);
@@ -75,6 +70,49 @@ TEST(ServerTest, ShutdownSaysByeToRunningAndQueuedClients) {
   // The listener is closed: new clients are refused.
   auto late = common::Connect("127.0.0.1", server.port(), absl::Seconds(1));
   EXPECT_FALSE(late.ok());
+}
+
+TEST(ServerTest, EveryClientIsWelcomedAtOnceInTheEventModel) {
+  ServerOptions o = TestOptions();
+  o.workers = 1;
+  Server server(o);
+  ASSERT_TRUE(server.Start().ok());
+  std::vector<common::UniqueFd> clients;
+  for (int i = 0; i < 20; ++i) clients.push_back(ConnectTo(server));
+  for (auto& c : clients) EXPECT_EQ(ReadLine(c), "welcome to server.\r\n");
+  for (auto& c : clients) {
+    ASSERT_TRUE(common::SendAll(c, "x\n", absl::Now() + absl::Seconds(5)).ok());
+    EXPECT_EQ(ReadLine(c), "ok ...x\n");
+  }
+  EXPECT_EQ(server.stats().active_sessions, 20);
+  EXPECT_EQ(server.stats().open_connections, 20);
+  server.Shutdown();
+  EXPECT_EQ(server.stats().shutdown_goodbyes, 20);
+}
+
+TEST(ServerTest, ClientsBeyondMaxConnectionsAreToldBusy) {
+  ServerOptions o = TestOptions();
+  o.max_connections = 3;
+  Server server(o);
+  ASSERT_TRUE(server.Start().ok());
+  std::vector<common::UniqueFd> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.push_back(ConnectTo(server));
+    EXPECT_EQ(ReadLine(clients.back()), "welcome to server.\r\n");
+  }
+  common::UniqueFd extra = ConnectTo(server);
+  EXPECT_EQ(ReadLine(extra), common::kBusyLine);
+  EXPECT_EQ(server.stats().rejected[static_cast<int>(RejectReason::kMaxConnections)], 1);
+  // A slot frees when a client leaves.
+  clients[0].Reset();
+  std::string line;
+  for (int i = 0; i < 100 && line != "welcome to server.\r\n"; ++i) {
+    common::UniqueFd again = ConnectTo(server);
+    line = ReadLine(again);
+    if (line != "welcome to server.\r\n") absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_EQ(line, "welcome to server.\r\n");
+  server.Shutdown();
 }
 
 TEST(ServerTest, StartFailureLeavesNothingRunning) {

@@ -4,22 +4,25 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "common/protocol.h"
-#include "common/socket.h"
 #include "glog/logging.h"
 
 namespace server {
 namespace {
 
 // Reads per Resume() before yielding, so one chatty client cannot monopolize
-// a worker that serves several sessions (parked mode).
+// a worker that serves many sessions.
 constexpr int kMaxReadsPerResume = 16;
-// At shutdown, at most this much already-received input is still answered.
-constexpr size_t kShutdownReadBudget = 256 * 1024;
-// Output buffers larger than this are freed once drained.
-constexpr size_t kKeepOutputCapacity = 4096;
+// The worker's input buffer (raw framing reads up to this much at once).
+constexpr size_t kInputBytes = 64 * 1024;
+
+constexpr size_t LongestClosingLine() {
+  return std::max({common::kBusyLine.size(), common::kShutdownLine.size(),
+                   common::kIdleTimeoutLine.size(), common::kLineTooLongLine.size()});
+}
 
 }  // namespace
 
@@ -31,54 +34,118 @@ SessionConfig SessionConfig::FromOptions(const ServerOptions& options) {
   }
   c.reply_prefix = options.reply_prefix;
   c.max_line_bytes = static_cast<size_t>(options.max_line_bytes);
+  c.max_output_bytes = static_cast<size_t>(options.max_output_bytes);
   c.idle_timeout = options.idle_timeout_ms > 0 ? absl::Milliseconds(options.idle_timeout_ms)
                                                : absl::InfiniteDuration();
   c.write_timeout = absl::Milliseconds(options.write_timeout_ms);
   return c;
 }
 
+WorkerContext::WorkerContext(const SessionConfig& config, WorkerCounters* counters)
+    : input_(kInputBytes), counters_(counters) {
+  staged_.reserve(config.max_output_bytes + LongestClosingLine());
+}
+
 Session::Session(common::UniqueFd socket, const SessionConfig* config, Stats* stats,
-                 absl::Time now)
+                 absl::Time now, std::string peer)
     : socket_(std::move(socket)),
       config_(config),
       stats_(stats),
-      peer_(VLOG_IS_ON(1) ? common::PeerName(socket_) : std::string()),
+      peer_(std::move(peer)),
       framer_(config->max_line_bytes),
       idle_deadline_(now + config->idle_timeout) {
-  QueueOutput(now, config_->welcome_line);
+  if (!config_->welcome_line.empty()) {
+    out_ = config_->welcome_line;
+    write_deadline_ = now + config_->write_timeout;
+  }
 }
 
 bool Session::idle() const {
   return out_pos_ == out_.size() && framer_.pending_bytes() == 0;
 }
 
+size_t Session::heap_bytes() const {
+  const size_t out = out_.capacity() > std::string().capacity() ? out_.capacity() : 0;
+  return out + framer_.buffer_capacity();
+}
+
 absl::Time Session::WriteDeadline() const {
   return std::min(write_deadline_, closing_deadline_);
 }
 
-void Session::QueueOutput(absl::Time now, absl::string_view bytes) {
-  if (bytes.empty()) return;
-  if (out_pos_ == out_.size()) write_deadline_ = now + config_->write_timeout;
-  out_.append(bytes.data(), bytes.size());
+size_t Session::ReadBudget(const WorkerContext& context) const {
+  const size_t cap = config_->max_output_bytes;
+  size_t budget;
+  if (config_->framing == Framing::kRaw) {
+    budget = cap;
+  } else {
+    // Worst case: the pending partial line completes (prefix + itself), every
+    // other byte is an empty line (prefix + "\n"), and a closing line follows.
+    const size_t prefix = config_->reply_prefix.size();
+    const size_t reserved = framer_.pending_bytes() + prefix + LongestClosingLine();
+    budget = cap > reserved ? (cap - reserved) / (prefix + 1) : 0;
+  }
+  return std::clamp<size_t>(budget, 1, context.input_.size());
 }
 
-void Session::QueueClosingLine(absl::Time now, absl::string_view line) {
+void Session::Queue(absl::string_view bytes, std::string& staged) {
+  if (out_pos_ == out_.size()) {
+    staged.append(bytes.data(), bytes.size());
+  } else {
+    out_.append(bytes.data(), bytes.size());
+  }
+}
+
+void Session::Emit(absl::Time now, std::string& staged) {
+  if (staged.empty()) return;
+  size_t sent = 0;
+  if (out_pos_ == out_.size()) {
+    while (sent < staged.size()) {
+      const ssize_t n = ::send(socket_.get(), staged.data() + sent, staged.size() - sent,
+                               MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) {
+        sent += static_cast<size_t>(n);
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else {
+        break;  // would block, or an error that Flush() will meet again
+      }
+    }
+    if (sent == staged.size()) {
+      staged.clear();
+      return;
+    }
+    out_.clear();
+    out_pos_ = 0;
+    write_deadline_ = now + config_->write_timeout;
+  }
+  out_.append(staged, sent, std::string::npos);
+  staged.clear();
+}
+
+void Session::QueueClosingLine(absl::Time now, absl::string_view line, std::string& staged) {
   // Raw framing is a pure echo: the server closes without adding text.
-  if (config_->framing == Framing::kLine) QueueOutput(now, line);
+  if (config_->framing == Framing::kLine) Queue(line, staged);
   state_ = State::kClosing;
+  closing_deadline_ = std::min(closing_deadline_, now + config_->write_timeout);
 }
 
 void Session::Finish(bool gracefully) {
   state_ = State::kDone;
   close_gracefully_ = gracefully;
-  out_.clear();
+  std::string().swap(out_);
   out_pos_ = 0;
+}
+
+void Session::Fail(ErrorKind kind, bool gracefully) {
+  stats_->Error(kind);
+  Finish(gracefully);
 }
 
 Session::FlushResult Session::Flush(absl::Time now) {
   while (out_pos_ < out_.size()) {
-    ssize_t n = ::send(socket_.get(), out_.data() + out_pos_, out_.size() - out_pos_,
-                       MSG_NOSIGNAL | MSG_DONTWAIT);
+    const ssize_t n = ::send(socket_.get(), out_.data() + out_pos_, out_.size() - out_pos_,
+                             MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
       out_pos_ += static_cast<size_t>(n);
       write_deadline_ = now + config_->write_timeout;
@@ -86,47 +153,53 @@ Session::FlushResult Session::Flush(absl::Time now) {
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return FlushResult::kBlocked;
-    VLOG(1) << peer_ << ": send failed: " << strerror(errno);
+    VLOG(1) << peer_ << ": send failed: " << std::strerror(errno);
     return FlushResult::kFailed;
   }
-  out_.clear();
+  // Only a slow client ever leaves output here: give the memory back.
+  std::string().swap(out_);
   out_pos_ = 0;
-  if (out_.capacity() > kKeepOutputCapacity) std::string().swap(out_);
+  write_deadline_ = absl::InfiniteFuture();
   return FlushResult::kDrained;
 }
 
-void Session::OnData(absl::Time now, const char* data, size_t size) {
+void Session::OnData(absl::Time now, const char* data, size_t size, WorkerContext& context) {
+  std::string& staged = context.staged_;
+  WorkerCounters& counters = context.counters();
   if (config_->framing == Framing::kRaw) {
-    QueueOutput(now, absl::string_view(data, size));
-    Stats::Add(stats_->bytes_echoed, static_cast<int64_t>(size));
-    idle_deadline_ = now + config_->idle_timeout;
+    Queue(absl::string_view(data, size), staged);
+    AddOwned(counters.bytes, static_cast<int64_t>(size));
+    if (!backlogged_) idle_deadline_ = now + config_->idle_timeout;
     return;
   }
   int64_t lines = 0;
   int64_t bytes = 0;
   const bool ok = framer_.Feed(absl::string_view(data, size), [&](absl::string_view line) {
-    QueueOutput(now, config_->reply_prefix);
-    QueueOutput(now, line);
+    Queue(config_->reply_prefix, staged);
+    Queue(line, staged);
     ++lines;
     bytes += static_cast<int64_t>(line.size());
   });
   if (lines > 0) {
-    Stats::Add(stats_->lines_echoed, lines);
-    Stats::Add(stats_->bytes_echoed, bytes);
-    idle_deadline_ = now + config_->idle_timeout;
+    AddOwned(counters.lines, lines);
+    AddOwned(counters.bytes, bytes);
+    if (!backlogged_) idle_deadline_ = now + config_->idle_timeout;
   }
   if (!ok) {
     VLOG(1) << peer_ << ": line longer than " << config_->max_line_bytes << " bytes";
-    Stats::Add(stats_->errors);
-    QueueClosingLine(now, common::kLineTooLongLine);
+    stats_->Error(ErrorKind::kLineTooLong);
+    QueueClosingLine(now, common::kLineTooLongLine, staged);
   }
 }
 
-Session::Wait Session::Resume(absl::Time now, absl::Span<char> scratch) {
+Session::Wait Session::Resume(absl::Time now, WorkerContext& context) {
+  std::string& staged = context.staged_;
+  staged.clear();
   int reads = 0;
-  // A read that did not fill the buffer almost always emptied the socket;
-  // skipping the recv() that would just say EAGAIN saves a system call per
-  // round trip. The caller's poll/epoll reports anything that arrived since.
+  // On TCP a read that did not fill its budget emptied the receive queue
+  // (tcp_recvmsg stops short only then); skipping the recv() that would just
+  // say EAGAIN saves a system call per round trip. Anything that arrives
+  // after it raises a new readiness event for the driver's poll/epoll.
   bool socket_drained = false;
   for (;;) {
     if (state_ == State::kDone) return {Interest::kDone, absl::InfiniteFuture()};
@@ -134,17 +207,26 @@ Session::Wait Session::Resume(absl::Time now, absl::Span<char> scratch) {
     if (out_pos_ < out_.size()) {
       switch (Flush(now)) {
         case FlushResult::kFailed:
-          Stats::Add(stats_->errors);
-          Finish(/*gracefully=*/false);
+          Fail(ErrorKind::kConnectionReset);
           continue;
         case FlushResult::kBlocked:
+          backlogged_ = true;
           if (now >= WriteDeadline()) {
-            VLOG(1) << peer_ << ": write timed out";
-            Stats::Add(stats_->errors);
-            Finish(/*gracefully=*/false);
+            VLOG(1) << peer_ << ": write timed out with " << pending_output()
+                    << " bytes pending";
+            Fail(ErrorKind::kWriteTimeout);
             continue;
           }
-          return {Interest::kWrite, WriteDeadline()};
+          if (state_ == State::kOpen && now >= idle_deadline_) {
+            VLOG(1) << peer_ << ": replies waited for the client to read longer than the idle "
+                    << "timeout (" << pending_output() << " bytes pending); closing";
+            stats_->Error(ErrorKind::kSlowReader);
+            QueueClosingLine(now, common::kIdleTimeoutLine, staged);
+            continue;
+          }
+          return {Interest::kWrite, state_ == State::kOpen
+                                        ? std::min(WriteDeadline(), idle_deadline_)
+                                        : WriteDeadline()};
         case FlushResult::kDrained:
           break;
       }
@@ -153,6 +235,12 @@ Session::Wait Session::Resume(absl::Time now, absl::Span<char> scratch) {
     // Everything queued so far has been sent.
     if (state_ == State::kClosing) {
       Finish(/*gracefully=*/true);
+      continue;
+    }
+    if (shutting_down_ && (final_read_done_ || peer_eof_)) {
+      if (config_->framing == Framing::kLine) Stats::Add(stats_->shutdown_goodbyes);
+      QueueClosingLine(now, common::kShutdownLine, staged);
+      Emit(now, staged);
       continue;
     }
     if (peer_eof_) {
@@ -167,11 +255,17 @@ Session::Wait Session::Resume(absl::Time now, absl::Span<char> scratch) {
       return {Interest::kRead, idle_deadline_};
     }
 
-    ssize_t n = ::recv(socket_.get(), scratch.data(), scratch.size(), MSG_DONTWAIT);
+    const size_t budget = ReadBudget(context);
+    const ssize_t n = ::recv(socket_.get(), context.input_.data(), budget, MSG_DONTWAIT);
     ++reads;
     if (n > 0) {
-      OnData(now, scratch.data(), static_cast<size_t>(n));
-      socket_drained = static_cast<size_t>(n) < scratch.size();
+      if (static_cast<size_t>(n) < budget) {
+        socket_drained = true;
+        backlogged_ = false;  // caught up with the client's input
+      }
+      if (shutting_down_) final_read_done_ = true;
+      OnData(now, context.input_.data(), static_cast<size_t>(n), context);
+      Emit(now, staged);
       continue;
     }
     if (n == 0) {
@@ -180,45 +274,29 @@ Session::Wait Session::Resume(absl::Time now, absl::Span<char> scratch) {
     }
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      backlogged_ = false;
+      if (shutting_down_) {
+        final_read_done_ = true;
+        continue;
+      }
       if (now >= idle_deadline_) {
         VLOG(1) << peer_ << ": idle timeout";
         Stats::Add(stats_->idle_timeouts);
-        QueueClosingLine(now, common::kIdleTimeoutLine);
+        QueueClosingLine(now, common::kIdleTimeoutLine, staged);
+        Emit(now, staged);
         continue;
       }
       framer_.ReleaseMemoryIfEmpty();
       return {Interest::kRead, idle_deadline_};
     }
-    VLOG(1) << peer_ << ": recv failed: " << strerror(errno);
-    Stats::Add(stats_->errors);
-    Finish(/*gracefully=*/false);
+    VLOG(1) << peer_ << ": recv failed: " << std::strerror(errno);
+    Fail(ErrorKind::kConnectionReset);
   }
 }
 
-void Session::BeginShutdown(absl::Time grace_deadline, absl::Span<char> scratch) {
+void Session::BeginShutdown(absl::Time grace_deadline) {
   closing_deadline_ = std::min(closing_deadline_, grace_deadline);
-  if (shutting_down_) return;
   shutting_down_ = true;
-  if (state_ != State::kOpen) return;
-  const absl::Time now = absl::Now();
-  // Answer what the client had already sent before we stopped.
-  size_t budget = kShutdownReadBudget;
-  while (budget > 0 && !peer_eof_ && state_ == State::kOpen) {
-    ssize_t n = ::recv(socket_.get(), scratch.data(), std::min(scratch.size(), budget),
-                       MSG_DONTWAIT);
-    if (n > 0) {
-      OnData(now, scratch.data(), static_cast<size_t>(n));
-      budget -= static_cast<size_t>(n);
-    } else if (n == 0) {
-      peer_eof_ = true;
-    } else if (errno != EINTR) {
-      break;
-    }
-  }
-  if (state_ == State::kOpen) {
-    Stats::Add(stats_->shutdown_goodbyes);
-    QueueClosingLine(now, common::kShutdownLine);
-  }
 }
 
 }  // namespace server

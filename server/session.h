@@ -9,34 +9,49 @@
 //                    └──── client EOF, reset, write timeout ─────┘
 //
 // Resume() does all the work possible without blocking (flush pending output,
-// read what has arrived, frame it, queue replies) and returns what the session
+// read what has arrived, frame it, send replies) and returns what the session
 // waits for next: the socket readable, the socket writable, or nothing (done),
 // with the deadline by which Resume() must be called again even if the socket
-// never becomes ready. Whoever drives the session (a worker polling this one
-// socket, or a worker pool sharing an epoll set across parked sessions) only
-// waits for that and calls Resume() again: the session never blocks and never
-// knows which model runs it.
+// never becomes ready. Whoever drives the session (a classic worker polling
+// this one socket, or an event worker multiplexing many) only waits for that
+// and calls Resume() again: the session never blocks and never knows which
+// scheduling model runs it. Resume() returns kRead only once the socket
+// would block or a short read proved its TCP receive queue empty, so an
+// edge-triggered driver never misses input.
 //
-// Timeouts:
+// Bounds, each against a kind of hostile client:
+//  * memory: replies are staged in the worker's buffer (WorkerContext) and
+//    only the part the socket would not take is kept by the session, at most
+//    `max_output_bytes`. The session reads only when its replies are flushed,
+//    and reads at most what could expand into that many bytes of replies (an
+//    empty line becomes prefix + "\n"), so a client that pipelines empty lines
+//    and never reads costs one bounded buffer, not seven times its input.
+//    Unread input stays in the kernel, whose socket buffers are bounded too.
 //  * idle: in line framing, the client must complete a line within
 //    idle_timeout of its previous line (or of the welcome). Bytes that never
-//    finish a line do not extend it, so a slowloris client trickling bytes
-//    cannot keep a worker. In raw framing any received byte counts.
-//  * write: pending output must make progress every write_timeout, or the
-//    client is considered gone and the connection is dropped.
-// Back-pressure: the session reads only after its replies are flushed, so a
-// client that sends but never reads fills its own socket buffers and stops
-// being read; server memory per session stays at one read's worth of replies.
+//    finish a line do not extend it (slowloris). In raw framing any received
+//    byte counts.
+//  * slow readers: while replies wait for the client to read, the lines the
+//    server works through from input it had already received are backlog,
+//    not activity: the idle clock keeps running until the session has caught
+//    up with its input. A client that pipelines a large burst and reads its
+//    replies slowly is therefore closed once its backlog has lasted
+//    idle_timeout (ErrorKind::kSlowReader), instead of holding the session
+//    for as long as its backlog lasts.
+//  * write: pending output must make progress every write_timeout. Once the
+//    session has decided to close (any closing line) or the server is
+//    stopping, the rest must be delivered within write_timeout (or the grace
+//    period) in total, however slowly the client reads.
 //
 // Thread safety: none. A session is run by one thread at a time; handing it
-// to another thread must go through a synchronizing hand-off (a mutex-guarded
-// queue or epoll, which both imply the needed memory ordering).
+// to another thread must go through a synchronizing hand-off.
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "absl/types/span.h"
 #include "common/line_framer.h"
 #include "common/unique_fd.h"
 #include "server/server_options.h"
@@ -50,10 +65,30 @@ struct SessionConfig {
   std::string welcome_line;  // sent on connect (line framing), "\r\n" included
   std::string reply_prefix;
   size_t max_line_bytes = 8192;
+  size_t max_output_bytes = 64 * 1024;
   absl::Duration idle_timeout = absl::InfiniteDuration();
   absl::Duration write_timeout = absl::Seconds(10);
 
   static SessionConfig FromOptions(const ServerOptions& options);
+};
+
+// What a worker lends to whichever session it is running: the buffer input
+// is read into, the buffer replies are staged in before one send(), and the
+// worker's own counters. Sessions keep nothing of it between turns, so an
+// idle session owns no buffer at all.
+class WorkerContext {
+ public:
+  WorkerContext(const SessionConfig& config, WorkerCounters* counters);
+  WorkerContext(const WorkerContext&) = delete;
+  WorkerContext& operator=(const WorkerContext&) = delete;
+
+  WorkerCounters& counters() { return *counters_; }
+
+ private:
+  friend class Session;
+  std::vector<char> input_;
+  std::string staged_;
+  WorkerCounters* const counters_;
 };
 
 class Session {
@@ -65,24 +100,30 @@ class Session {
   };
 
   // Takes ownership of a connected, non-blocking socket and queues the
-  // welcome line. `config` and `stats` must outlive the session.
-  Session(common::UniqueFd socket, const SessionConfig* config, Stats* stats, absl::Time now);
+  // welcome line. `config` and `stats` must outlive the session. `peer` is
+  // the client's address for logs ("" when not logging).
+  Session(common::UniqueFd socket, const SessionConfig* config, Stats* stats, absl::Time now,
+          std::string peer = {});
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  // Makes all progress possible without blocking. `scratch` is the caller's
-  // read buffer (workers own one each, so idle sessions own none).
-  Wait Resume(absl::Time now, absl::Span<char> scratch);
+  // Makes all progress possible without blocking.
+  Wait Resume(absl::Time now, WorkerContext& context);
 
-  // The server is stopping: answer the lines that have already arrived, then
-  // send the shutdown line and close, all by `grace_deadline`. Idempotent.
-  // Call Resume() afterwards to flush.
-  void BeginShutdown(absl::Time grace_deadline, absl::Span<char> scratch);
+  // The server is stopping: the next Resume() answers what has already
+  // arrived (as much as one bounded read holds), then sends the shutdown
+  // line and closes, all by `grace_deadline`. Idempotent.
+  void BeginShutdown(absl::Time grace_deadline);
   bool shutting_down() const { return shutting_down_; }
 
   // True once the session has nothing buffered (no partial line, no pending
-  // output): parking it then costs only this object.
+  // output): it then costs only this object.
   bool idle() const;
+  // Bytes of replies the client has not taken yet (bounded by
+  // max_output_bytes plus a closing line).
+  size_t pending_output() const { return out_.size() - out_pos_; }
+  // Heap memory the session holds besides itself (buffers it owns).
+  size_t heap_bytes() const;
 
   // Whether the server spoke last (busy/bye/error): the socket then needs a
   // graceful close (half-close and drain) so the line is not lost to a reset.
@@ -100,10 +141,16 @@ class Session {
   enum class FlushResult { kDrained, kBlocked, kFailed };
 
   FlushResult Flush(absl::Time now);
-  void OnData(absl::Time now, const char* data, size_t size);
-  void QueueOutput(absl::Time now, absl::string_view bytes);
-  void QueueClosingLine(absl::Time now, absl::string_view line);
+  // Sends `staged` (replies of this turn) after anything still pending;
+  // what the socket does not take is kept in out_.
+  void Emit(absl::Time now, std::string& staged);
+  // Appends to `staged` when nothing is pending, else to out_ (order).
+  void Queue(absl::string_view bytes, std::string& staged);
+  void OnData(absl::Time now, const char* data, size_t size, WorkerContext& context);
+  void QueueClosingLine(absl::Time now, absl::string_view line, std::string& staged);
   void Finish(bool gracefully);
+  void Fail(ErrorKind kind, bool gracefully = false);
+  size_t ReadBudget(const WorkerContext& context) const;
   absl::Time WriteDeadline() const;
 
   common::UniqueFd socket_;
@@ -111,14 +158,17 @@ class Session {
   Stats* const stats_;
   const std::string peer_;
   common::LineFramer framer_;
-  std::string out_;        // replies not yet sent
+  std::string out_;        // replies the socket has not taken yet
   size_t out_pos_ = 0;     // out_[0, out_pos_) already sent
   State state_ = State::kOpen;
   bool peer_eof_ = false;
   bool shutting_down_ = false;
+  bool final_read_done_ = false;  // shutting down: the last read is in
+  bool backlogged_ = false;       // replies waited for the client since the
+                                  // last time input was caught up
   bool close_gracefully_ = false;
   absl::Time idle_deadline_;
-  absl::Time write_deadline_;
+  absl::Time write_deadline_ = absl::InfiniteFuture();
   absl::Time closing_deadline_ = absl::InfiniteFuture();
 };
 

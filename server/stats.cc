@@ -1,36 +1,81 @@
 #include "server/stats.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace server {
+namespace {
 
-std::string StatsSnapshot::ToString() const {
-  return absl::StrCat(
-      "accepted=", accepted, " rejected_busy=", rejected_busy,
-      " active=", active_sessions, " parked=", parked_sessions,
-      " completed=", sessions_completed, " queued=", queued_now,
-      " queued_peak=", queued_peak, " lines=", lines_echoed, " bytes=", bytes_echoed,
-      " idle_timeouts=", idle_timeouts, " errors=", errors,
-      " emfile_episodes=", emfile_episodes, " shutdown_byes=", shutdown_goodbyes);
+int64_t Get(const std::atomic<int64_t>& c) { return c.load(std::memory_order_relaxed); }
+
+constexpr absl::string_view kRejectNames[kRejectReasons] = {
+    "queue_full", "max_connections", "no_descriptors", "epoll_registration"};
+constexpr absl::string_view kErrorNames[kErrorKinds] = {"line_too_long", "write_timeout",
+                                                        "slow_reader", "connection_reset"};
+
+}  // namespace
+
+absl::string_view RejectReasonName(RejectReason reason) {
+  return kRejectNames[static_cast<int>(reason)];
 }
 
-StatsSnapshot Stats::Snapshot(int64_t queued_now, int64_t queued_peak,
-                             int64_t parked_now) const {
-  auto get = [](const std::atomic<int64_t>& c) { return c.load(std::memory_order_relaxed); };
+absl::string_view ErrorKindName(ErrorKind kind) { return kErrorNames[static_cast<int>(kind)]; }
+
+int64_t StatsSnapshot::rejected_total() const {
+  int64_t sum = 0;
+  for (int64_t n : rejected) sum += n;
+  return sum;
+}
+
+int64_t StatsSnapshot::errors_total() const {
+  int64_t sum = 0;
+  for (int64_t n : errors) sum += n;
+  return sum;
+}
+
+std::string StatsSnapshot::ToString() const {
+  std::string out = absl::StrCat("accepted=", accepted, " rejected=", rejected_total());
+  for (int i = 0; i < kRejectReasons; ++i) {
+    absl::StrAppend(&out, " rejected_", kRejectNames[i], "=", rejected[i]);
+  }
+  absl::StrAppend(&out, " open=", open_connections, " active=", active_sessions,
+                  " parked=", parked_sessions, " completed=", sessions_completed,
+                  " queued=", queued_now, " queued_peak=", queued_peak,
+                  " lines=", lines_echoed, " bytes=", bytes_echoed,
+                  " idle_timeouts=", idle_timeouts, " errors=", errors_total());
+  for (int i = 0; i < kErrorKinds; ++i) {
+    absl::StrAppend(&out, " errors_", kErrorNames[i], "=", errors[i]);
+  }
+  absl::StrAppend(&out, " emfile_episodes=", emfile_episodes,
+                  " shutdown_byes=", shutdown_goodbyes, " worker_sessions=",
+                  absl::StrJoin(workers, ",",
+                                [](std::string* o, const WorkerSnapshot& w) {
+                                  absl::StrAppend(o, w.sessions);
+                                }),
+                  " worker_busy_ms=",
+                  absl::StrJoin(workers, ",", [](std::string* o, const WorkerSnapshot& w) {
+                    absl::StrAppend(o, w.busy_ns / 1000000);
+                  }));
+  return out;
+}
+
+StatsSnapshot Stats::Snapshot(const std::vector<const WorkerCounters*>& workers) const {
   StatsSnapshot s;
-  s.accepted = get(accepted);
-  s.rejected_busy = get(rejected_busy);
-  s.active_sessions = get(active_sessions);
-  s.parked_sessions = parked_now;
-  s.sessions_completed = get(sessions_completed);
-  s.queued_now = queued_now;
-  s.queued_peak = queued_peak;
-  s.lines_echoed = get(lines_echoed);
-  s.bytes_echoed = get(bytes_echoed);
-  s.idle_timeouts = get(idle_timeouts);
-  s.errors = get(errors);
-  s.emfile_episodes = get(emfile_episodes);
-  s.shutdown_goodbyes = get(shutdown_goodbyes);
+  s.accepted = Get(accepted);
+  for (int i = 0; i < kRejectReasons; ++i) s.rejected[i] = Get(rejected_[i]);
+  s.open_connections = Get(open_connections);
+  s.active_sessions = Get(active_sessions);
+  s.sessions_completed = Get(sessions_completed);
+  s.idle_timeouts = Get(idle_timeouts);
+  for (int i = 0; i < kErrorKinds; ++i) s.errors[i] = Get(errors_[i]);
+  s.emfile_episodes = Get(emfile_episodes);
+  s.shutdown_goodbyes = Get(shutdown_goodbyes);
+  for (const WorkerCounters* w : workers) {
+    s.lines_echoed += Get(w->lines);
+    s.bytes_echoed += Get(w->bytes);
+    s.parked_sessions += Get(w->parked);
+    s.workers.push_back({Get(w->sessions), Get(w->parked), Get(w->busy_ns)});
+  }
   return s;
 }
 

@@ -1,6 +1,7 @@
 // End-to-end tests of the real //server and //client binaries over loopback.
-// Every scenario runs against both scheduling models (a worker per session,
-// and parked idle sessions): they must be indistinguishable to clients.
+// Every scenario runs against both scheduling models (--model=event, the
+// default, and --model=classic): apart from how many clients are served at
+// once, they must be indistinguishable to clients.
 
 #include <signal.h>
 
@@ -11,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/fd_limit.h"
 #include "common/protocol.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -24,16 +26,8 @@ using ::testing::StartsWith;
 
 const std::string kWelcome = "welcome to server.\r\n";
 
-class IntegrationTest : public ::testing::TestWithParam<bool> {
+class IntegrationTest : public BothModels {
  protected:
-  // Starts a server with the model under test plus `flags`.
-  std::unique_ptr<ServerProcess> Start(std::vector<std::string> flags) {
-    flags.push_back(absl::StrCat("--park_idle_sessions=", GetParam() ? "true" : "false"));
-    flags.push_back("--stats_interval_ms=0");
-    auto server = std::make_unique<ServerProcess>(flags);
-    EXPECT_TRUE(server->ok()) << server->process().Stderr();
-    return server;
-  }
   static std::vector<std::string> ClientArgs(const ServerProcess& s,
                                              std::vector<std::string> more = {}) {
     std::vector<std::string> args = {"--port_file=" + s.port_file(), "--timeout_ms=10000"};
@@ -91,14 +85,14 @@ TEST_P(IntegrationTest, ThreeTimesMoreClientsThanWorkersAllServed) {
               absl::StrCat("ok ...client", i, "-a\nok ...client", i, "-b\n"));
   }
   EXPECT_EQ(server->Stop(), 0);
-  EXPECT_EQ(server->FinalStat("rejected_busy"), 0);
+  EXPECT_EQ(server->FinalStat("rejected"), 0);
   EXPECT_EQ(server->FinalStat("lines"), 12);
 }
 
 // --workers=1 --queue_capacity=1: exactly two clients fit (one served, one
 // waiting); the third is told "busy" and the client exits with code 3.
 TEST_P(IntegrationTest, QueueFullRejectsExactlyTheExtraClient) {
-  if (GetParam()) GTEST_SKIP() << "parked sessions free their worker; see ParkedSessions tests";
+  if (!classic()) GTEST_SKIP() << "event workers take every client at once; see MaxConnections";
   auto server = Start({"--workers=1", "--queue_capacity=1"});
   RawClient served(server->port());
   ASSERT_EQ(served.ReadLine(), kWelcome);  // owns the only worker
@@ -116,13 +110,45 @@ TEST_P(IntegrationTest, QueueFullRejectsExactlyTheExtraClient) {
   EXPECT_EQ(waiting.ReadLine(), "ok ...still here\n");
   waiting.Close();
   EXPECT_EQ(server->Stop(), 0);
-  EXPECT_EQ(server->FinalStat("rejected_busy"), 1);
+  EXPECT_EQ(server->FinalStat("rejected_queue_full"), 1);
   EXPECT_EQ(server->FinalStat("accepted"), 3);
   EXPECT_EQ(server->FinalStat("queued_peak"), 1);
 }
 
+// --max_connections=2: exactly two clients are held; the third is told
+// "busy" (exit code 3), and a slot frees when a client leaves.
+TEST_P(IntegrationTest, MaxConnectionsRejectsExactlyTheExtraClient) {
+  auto server = Start({"--max_connections=2", "--workers=1"});
+  RawClient first(server->port());
+  ASSERT_EQ(first.ReadLine(), kWelcome);
+  RawClient second(server->port());
+  if (classic()) {
+    ASSERT_TRUE(second.Quiet(absl::Milliseconds(100)));  // held, in the queue
+  } else {
+    ASSERT_EQ(second.ReadLine(), kWelcome);  // served at once
+  }
+  ClientResult extra = RunClient(ClientArgs(*server, {"hello"}));
+  EXPECT_EQ(extra.exit_code, 3) << extra.err;
+  EXPECT_THAT(extra.err, HasSubstr("busy: server at capacity, try again later"));
+  first.Close();
+  if (classic()) {
+    EXPECT_EQ(second.ReadLine(), kWelcome);
+  }
+  second.Close();
+  // Slots free as sessions end; a retrying client gets in.
+  int code = -1;
+  for (int i = 0; i < 50 && code != 0; ++i) {
+    code = RunClient(ClientArgs(*server, {"--quiet", "in"})).exit_code;
+    if (code != 0) absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_EQ(code, 0);
+  EXPECT_EQ(server->Stop(), 0);
+  EXPECT_GE(server->FinalStat("rejected_max_connections"), 1);
+  EXPECT_EQ(server->FinalStat("rejected_queue_full"), 0);
+}
+
 TEST_P(IntegrationTest, BlockPolicyMakesExtraClientsWaitInsteadOfFailing) {
-  if (GetParam()) GTEST_SKIP() << "parked sessions free their worker; see ParkedSessions tests";
+  if (!classic()) GTEST_SKIP() << "event workers empty the queue at once";
   auto server = Start({"--workers=1", "--queue_capacity=1", "--overload_policy=block"});
   RawClient served(server->port());
   ASSERT_EQ(served.ReadLine(), kWelcome);
@@ -138,7 +164,7 @@ TEST_P(IntegrationTest, BlockPolicyMakesExtraClientsWaitInsteadOfFailing) {
   ASSERT_EQ(patient->Wait(absl::Seconds(30)), 0) << patient->Stderr();
   EXPECT_EQ(patient->Stdout(), "ok ...eventually\n");
   EXPECT_EQ(server->Stop(), 0);
-  EXPECT_EQ(server->FinalStat("rejected_busy"), 0);
+  EXPECT_EQ(server->FinalStat("rejected"), 0);
 }
 
 TEST_P(IntegrationTest, IdleClientIsToldAndDisconnected) {
@@ -216,7 +242,7 @@ TEST_P(IntegrationTest, SigtermSaysByeToEveryoneAndExitsZero) {
     ASSERT_EQ(running.back()->ReadLine(), kWelcome);
   }
   std::unique_ptr<RawClient> waiting;
-  if (!GetParam()) {  // with parking the third is simply served
+  if (classic()) {  // the event model simply serves the third
     waiting = std::make_unique<RawClient>(server->port());
     ASSERT_TRUE(waiting->Quiet(absl::Milliseconds(100)));
   }
@@ -254,10 +280,30 @@ TEST_P(IntegrationTest, Ipv6LoopbackAndDualStack) {
   EXPECT_EQ(v4.ReadLine(), kWelcome);
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, IntegrationTest, ::testing::Values(false, true),
-                         [](const ::testing::TestParamInfo<bool>& info) {
-                           return info.param ? "ParkedSessions" : "WorkerPerSession";
-                         });
+INSTANTIATE_FOR_BOTH_MODELS(IntegrationTest);
+
+// What a new user sees: `bazel run //server` with default flags, then a
+// thousand telnet-style clients at once. Every one is welcomed and echoed.
+TEST(DefaultFlags, ServeAThousandClientsAtOnce) {
+  common::RaiseFdLimitToMax();
+  ServerProcess server({"--stats_interval_ms=0"});
+  ASSERT_TRUE(server.ok());
+  constexpr int kClients = 1000;
+  std::vector<std::unique_ptr<RawClient>> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.push_back(std::make_unique<RawClient>(server.port()));
+    ASSERT_TRUE(clients.back()->connected()) << i;
+  }
+  for (auto& c : clients) ASSERT_EQ(c->ReadLine(absl::Seconds(30)), kWelcome);
+  for (int i = 0; i < kClients; ++i) ASSERT_TRUE(clients[i]->Send(absl::StrCat("n", i, "\n")));
+  for (int i = 0; i < kClients; ++i) {
+    ASSERT_EQ(clients[i]->ReadLine(absl::Seconds(30)), absl::StrCat("ok ...n", i, "\n"));
+  }
+  clients.clear();
+  EXPECT_EQ(server.Stop(), 0);
+  EXPECT_EQ(server.FinalStat("lines"), kClients);
+  EXPECT_EQ(server.FinalStat("rejected"), 0);
+}
 
 // Start-up errors: one clear line on stderr, a non-zero exit, nothing left.
 struct BadStart {
@@ -278,7 +324,10 @@ TEST_P(BadStartTest, RefusesWithOneLine) {
 
 INSTANTIATE_TEST_SUITE_P(
     Flags, BadStartTest,
-    ::testing::Values(BadStart{{"--workers=0"}, 2, "--workers must be between 1"},
+    ::testing::Values(BadStart{{"--workers=-1"}, 2, "--workers must be between 0"},
+                      BadStart{{"--model=parked"}, 2, "--model must be 'event' or 'classic'"},
+                      BadStart{{"--max_connections=-1"}, 2, "--max_connections"},
+                      BadStart{{"--max_output_bytes=10"}, 2, "--max_output_bytes"},
                       BadStart{{"--queue_capacity=-3"}, 2, "--queue_capacity"},
                       BadStart{{"--overload_policy=drop"}, 2, "--overload_policy must be"},
                       BadStart{{"--framing=json"}, 2, "--framing must be"},

@@ -1,5 +1,7 @@
 #include "tests/server_harness.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 
@@ -59,6 +61,20 @@ long long ServerProcess::FinalStat(const std::string& key) const {
   return value;
 }
 
+std::unique_ptr<ServerProcess> BothModels::Start(std::vector<std::string> flags,
+                                                 SubprocessOptions options) {
+  flags.insert(flags.begin(), {"--model=" + GetParam(), "--stats_interval_ms=0"});
+  auto server = std::make_unique<ServerProcess>(flags, options);
+  EXPECT_TRUE(server->ok()) << server->process().Stderr();
+  return server;
+}
+
+bool ServesOneMore(const ServerProcess& server, const std::string& line) {
+  ClientResult r = RunClient({"--port_file=" + server.port_file(), "--timeout_ms=10000",
+                              "--quiet", line});
+  return r.exit_code == 0 && r.out == "ok ..." + line + "\n";
+}
+
 std::unique_ptr<Subprocess> StartClient(const std::vector<std::string>& args,
                                         std::optional<std::string> stdin_data) {
   SubprocessOptions options;
@@ -87,6 +103,30 @@ bool RawClient::Send(const std::string& bytes) {
 
 bool RawClient::SendFor(const std::string& bytes, absl::Duration timeout) {
   return common::SendAll(socket_, bytes, absl::Now() + timeout).ok();
+}
+
+size_t RawClient::SendNow(const std::string& bytes) {
+  size_t sent = 0;
+  while (sent < bytes.size()) {
+    const ssize_t n = ::send(socket_.get(), bytes.data() + sent, bytes.size() - sent,
+                             MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n <= 0) break;
+    sent += static_cast<size_t>(n);
+  }
+  return sent;
+}
+
+long RawClient::RecvNow(size_t max) {
+  std::string buf(max, '\0');
+  const ssize_t n = ::recv(socket_.get(), buf.data(), buf.size(), MSG_DONTWAIT);
+  if (n == 0) return -1;
+  if (n < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
+  return n;
+}
+
+bool RawClient::ClosedByServer() {
+  pollfd p{socket_.get(), POLLRDHUP, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR | POLLRDHUP)) != 0;
 }
 
 std::string RawClient::ReadLine(absl::Duration timeout) {

@@ -11,8 +11,9 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "common/unique_fd.h"
 #include "common/subprocess.h"
+#include "common/unique_fd.h"
+#include "gtest/gtest.h"
 
 namespace tests {
 
@@ -46,11 +47,40 @@ class ServerProcess {
   int port_ = 0;
 };
 
+// Base of the suites that run every scenario against both scheduling
+// models: the test parameter is the --model value ("event" or "classic").
+// Instantiate with INSTANTIATE_FOR_BOTH_MODELS(Suite).
+class BothModels : public ::testing::TestWithParam<std::string> {
+ protected:
+  bool classic() const { return GetParam() == "classic"; }
+  // Starts a server with the model under test, no periodic stats, and
+  // `flags` (later flags win); expects it to come up.
+  std::unique_ptr<ServerProcess> Start(std::vector<std::string> flags,
+                                       SubprocessOptions options = {});
+};
+
+#define INSTANTIATE_FOR_BOTH_MODELS(suite)                                            \
+  INSTANTIATE_TEST_SUITE_P(Models, suite, ::testing::Values("event", "classic"),      \
+                           [](const ::testing::TestParamInfo<std::string>& info) {    \
+                             return info.param;                                       \
+                           })
+
+// Whether this build (and so the server binary the tests run) is sanitized:
+// memory figures are then the sanitizer's, and address-space limits break it.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool kSanitized = true;
+#else
+inline constexpr bool kSanitized = false;
+#endif
+
 struct ClientResult {
   int exit_code = -1;
   std::string out;
   std::string err;
 };
+
+// Whether the server still serves: a new client gets `line` echoed.
+bool ServesOneMore(const ServerProcess& server, const std::string& line = "still alive");
 
 // Runs //client with `args` and waits for it (up to 60 s).
 ClientResult RunClient(const std::vector<std::string>& args,
@@ -66,6 +96,14 @@ class RawClient {
   bool Send(const std::string& bytes);
   // Like Send, but gives up after `timeout` (a peer that stopped reading).
   bool SendFor(const std::string& bytes, absl::Duration timeout);
+  // Sends what the kernel takes right now without waiting; returns how much.
+  size_t SendNow(const std::string& bytes);
+  // Receives up to `max` bytes already arrived, without waiting; -1 once the
+  // server closed (EOF or reset).
+  long RecvNow(size_t max);
+  // Whether the server has closed or reset the connection, without reading
+  // anything (a client that never reads must not make progress).
+  bool ClosedByServer();
   // Reads one line (through '\n') within `timeout`; "" on EOF/timeout.
   std::string ReadLine(absl::Duration timeout = absl::Seconds(10));
   // Reads until EOF (or timeout); returns everything read.

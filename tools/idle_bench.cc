@@ -1,11 +1,14 @@
 // //tools:idle_bench: many idle clients plus a few active ones.
 //
-//   bazel run //tools:idle_bench -- --model=parked --workers=4 --idle=9900 --active=100
+//   bazel run //tools:idle_bench -- --workers=4 --idle=9900 --active=100
+//   bazel run //tools:idle_bench -- --idle=1000 --active=0      # a burst of 1,000
 //
-// 1. starts the server (or the tutorial's thread-per-client server),
+// 1. starts the server (event model by default; or --model=classic, or the
+//    tutorial's thread-per-client server),
 // 2. measures the active clients' ping-pong alone (baseline),
-// 3. connects the idle clients (welcome, then silence) and waits until the
-//    server holds them all,
+// 3. connects the idle clients all at once (welcome, --idle_lines round
+//    trips, then silence), reports how long until every one was welcomed,
+//    and waits until the server holds them all,
 // 4. measures the active clients again while the idle ones stay connected,
 // and reports throughput, p99, server RSS growth per idle connection and
 // thread count. Exit code 1 if an idle client was not welcomed or any reply
@@ -25,11 +28,12 @@
 #include "gflags/gflags.h"
 #include "tools/bench_runner.h"
 
-DEFINE_string(model, "parked", "'parked' (--park_idle_sessions), 'workers' (one per session) "
-              "or 'tutorial' (thread per client, Python).");
-DEFINE_int32(workers, 4, "Server pool size (parked/workers models).");
+DEFINE_string(model, "event", "'event', 'classic' (--model of our server) or 'tutorial' "
+              "(thread per client, Python).");
+DEFINE_int32(workers, 0, "Server pool size (0: the server's default for the model).");
 DEFINE_int32(idle, 9900, "Idle connections.");
-DEFINE_int32(active, 100, "Active ping-pong connections.");
+DEFINE_int32(idle_lines, 0, "Round trips each idle client makes before going silent.");
+DEFINE_int32(active, 100, "Active ping-pong connections (0: measure the idle ones only).");
 DEFINE_int64(duration_ms, 5000, "Length of each ping-pong measurement.");
 DEFINE_int32(payload_bytes, 64, "Bytes per line, newline included.");
 
@@ -40,17 +44,15 @@ int main(int argc, char** argv) {
   if (FLAGS_model == "tutorial") {
     spec = {"tutorial", {"/usr/bin/python3", common::Runfile("tools/peers/tutorial_server.py"),
                          "{port_file}"}};
-  } else if (FLAGS_model == "parked" || FLAGS_model == "workers") {
-    spec = {absl::StrCat("ours --workers=", FLAGS_workers,
-                         FLAGS_model == "parked" ? " --park_idle_sessions" : ""),
+  } else if (FLAGS_model == "event" || FLAGS_model == "classic") {
+    spec = {absl::StrCat("ours --model=", FLAGS_model, " --workers=", FLAGS_workers),
             {tools::ServerBinary(), "--port=0", "--port_file={port_file}",
-             absl::StrCat("--workers=", FLAGS_workers),
-             absl::StrCat("--park_idle_sessions=", FLAGS_model == "parked"),
+             absl::StrCat("--model=", FLAGS_model), absl::StrCat("--workers=", FLAGS_workers),
              absl::StrCat("--queue_capacity=", FLAGS_idle + FLAGS_active),
              "--listen_backlog=4096", "--idle_timeout_ms=0", "--stats_interval_ms=0",
              "--minloglevel=1"}};
   } else {
-    std::fprintf(stderr, "error: --model must be parked, workers or tutorial\n");
+    std::fprintf(stderr, "error: --model must be event, classic or tutorial\n");
     return common::kExitUsage;
   }
   auto server = tools::StartServer(spec);
@@ -67,7 +69,8 @@ int main(int argc, char** argv) {
   active.duration = absl::Milliseconds(FLAGS_duration_ms);
   active.payload_bytes = FLAGS_payload_bytes;
 
-  const client::LoadReport alone = client::RunLoad(active);
+  const client::LoadReport alone =
+      FLAGS_active > 0 ? client::RunLoad(active) : client::LoadReport{};
   const int64_t rss_before = proc.RssBytes();
   const int64_t fds_before = proc.OpenFds();
 
@@ -77,9 +80,11 @@ int main(int argc, char** argv) {
   idle.port = active.port;
   idle.mode = client::LoadOptions::Mode::kIdle;
   idle.connections = FLAGS_idle;
+  idle.idle_after_lines = FLAGS_idle_lines;
+  idle.payload_bytes = FLAGS_payload_bytes;
   idle.duration = absl::Hours(1);  // ended through `stop`
   idle.timeout = absl::Seconds(60);
-  idle.max_connecting = 512;
+  idle.max_connecting = FLAGS_idle;  // all at once
   idle.stop = &stop_idle;
   client::LoadReport idle_report;
   std::thread idle_thread([&] { idle_report = client::RunLoad(idle); });
@@ -94,7 +99,8 @@ int main(int argc, char** argv) {
   const int64_t threads_idle = proc.Threads();
   const int64_t fds_idle = proc.OpenFds();
 
-  const client::LoadReport loaded = client::RunLoad(active);
+  const client::LoadReport loaded =
+      FLAGS_active > 0 ? client::RunLoad(active) : client::LoadReport{};
   stop_idle.store(true);
   idle_thread.join();
   const int64_t peak_rss = proc.PeakRssBytes();
@@ -114,11 +120,13 @@ int main(int argc, char** argv) {
   row(absl::StrCat(FLAGS_active, " with ", FLAGS_idle, " idle").c_str(), loaded);
   const double per_idle =
       FLAGS_idle > 0 ? static_cast<double>(rss_idle - rss_before) / FLAGS_idle : 0;
-  std::printf("\nidle clients welcomed: %lld of %d (errors %lld)\n",
+  std::printf("\nidle clients welcomed: %lld of %d (errors %lld), all within %s of the "
+              "first connect\n",
               static_cast<long long>(idle_report.connections_served), FLAGS_idle,
               static_cast<long long>(idle_report.timeouts + idle_report.server_closed +
                                      idle_report.busy + idle_report.connect_failures +
-                                     idle_report.mismatches));
+                                     idle_report.mismatches),
+              absl::FormatDuration(idle_report.all_served_after).c_str());
   std::printf("server open fds: %lld before idle, %lld with idle\n",
               static_cast<long long>(fds_before), static_cast<long long>(fds_idle));
   std::printf("server RSS: %s before idle, %s with idle, peak %s: %.2f KiB per idle connection\n",

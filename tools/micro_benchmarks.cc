@@ -76,18 +76,18 @@ void BM_SessionEcho(benchmark::State& state) {
   config.welcome_line = "welcome to server.\r\n";
   config.reply_prefix = "ok ...";
   server::Stats stats;
+  server::WorkerCounters counters;
+  server::WorkerContext context(config, &counters);
   server::Session session(common::UniqueFd(sv[0]), &config, &stats, absl::Now());
-  std::vector<char> scratch(64 * 1024);
-  absl::Span<char> buf(scratch.data(), scratch.size());
   const std::string line(63, 'x');
   const std::string wire = line + "\n";
   char reply[256];
-  session.Resume(absl::Now(), buf);
+  session.Resume(absl::Now(), context);
   ::recv(client.get(), reply, sizeof(reply), 0);  // the welcome
   const absl::Time now = absl::Now();
   for (auto _ : state) {
     ::send(client.get(), wire.data(), wire.size(), MSG_NOSIGNAL);
-    session.Resume(now, buf);
+    session.Resume(now, context);
     benchmark::DoNotOptimize(::recv(client.get(), reply, sizeof(reply), 0));
   }
   state.SetItemsProcessed(state.iterations());

@@ -4,8 +4,12 @@
 // Soak: a bounded, randomized endurance run against a fresh server. Many
 // connections send lines of random length (1 byte up to --max_line_bytes),
 // every reply is checked byte for byte, connections drop and reconnect at
-// random. Afterwards the server's descriptor count must be back at its
-// baseline. Shared by //tools:soak (long runs) and //tests:soak_test (CI).
+// random. Mixed in, a few hostile clients: half pipeline empty lines and
+// never read, half read their replies slowly; the server closes them (write
+// timeout, slow-reader rule) and they come back. Afterwards the server's
+// descriptor count must be back at its baseline, and its RSS is reported
+// next to where it started. Shared by //tools:soak (long runs) and
+// //tests:soak_test (CI).
 
 #include <cstdint>
 #include <string>
@@ -22,8 +26,9 @@ struct SoakOptions {
   absl::Duration duration = absl::Seconds(60);
   int max_line_bytes = 8192;
   double disconnect_probability = 0.01;
-  std::vector<std::string> server_flags;  // e.g. {"--park_idle_sessions"}
+  std::vector<std::string> server_flags;  // e.g. {"--model=classic"}
   int load_threads = 1;
+  int hostile_clients = 6;  // non-readers and slow readers, half each
 };
 
 struct SoakReport {
@@ -31,6 +36,8 @@ struct SoakReport {
   int64_t fds_start = -1, fds_end = -1;
   int64_t rss_start = -1, rss_end = -1, rss_peak = -1;
   int server_exit_code = -1;
+  int64_t hostile_sessions = 0;  // connections the hostile clients made
+  int64_t hostile_closed = 0;    // of those, ended by the server
 
   // Lines verified == sent, no mismatch, descriptors back to baseline,
   // clean exit.

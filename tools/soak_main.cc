@@ -17,6 +17,7 @@ DEFINE_int64(duration_ms, 60000, "How long to run.");
 DEFINE_int32(max_line_bytes, 8192, "Server --max_line_bytes; lines are 1..this long.");
 DEFINE_double(disconnect_probability, 0.01, "Chance of a reconnect after each reply.");
 DEFINE_string(server_flags, "", "Extra server flags, space-separated.");
+DEFINE_int32(hostile_clients, 10, "Non-reading and slow-reading clients mixed in.");
 
 int main(int argc, char** argv) {
   common::InitProcess("Soak test: bazel run //tools:soak -- --duration_ms=60000", &argc, &argv);
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
   options.duration = absl::Milliseconds(FLAGS_duration_ms);
   options.max_line_bytes = FLAGS_max_line_bytes;
   options.disconnect_probability = FLAGS_disconnect_probability;
+  options.hostile_clients = FLAGS_hostile_clients;
   for (absl::string_view f : absl::StrSplit(FLAGS_server_flags, ' ', absl::SkipEmpty())) {
     options.server_flags.emplace_back(f);
   }

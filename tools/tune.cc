@@ -7,9 +7,11 @@
 //
 // Each (workers, connections) cell starts a fresh optimized server on a free
 // port (so peak RSS is per cell), runs the closed-loop ping-pong load for
-// --duration_ms and stops the server. In the default one-worker-per-session
-// model, connections beyond the pool wait in the queue and are never served
-// during the run: the "served" column shows it.
+// --duration_ms and stops the server. In the event model (the default) every
+// connection is served whatever the pool size, and the pool size is how many
+// CPUs the server may use at once; in the classic model (--model=classic)
+// connections beyond the pool wait in the queue and are never served during
+// the run: the "served" column shows it.
 
 #include <unistd.h>
 
@@ -30,10 +32,10 @@
 #include "tools/bench_runner.h"
 
 DEFINE_string(workers, "1,2,4,8,16,64,256", "Pool sizes to try.");
+DEFINE_string(model, "event", "Scheduling model to tune: event or classic.");
 DEFINE_string(connections, "1,16,256", "Concurrent connections to try.");
 DEFINE_int32(payload_bytes, 64, "Bytes per line, newline included.");
 DEFINE_int64(duration_ms, 3000, "Load duration per cell.");
-DEFINE_bool(park_idle_sessions, false, "Tune the parked-sessions model instead.");
 DEFINE_string(out_dir, "tune-results", "Output folder (relative to where bazel run started).");
 DEFINE_string(server_flags, "", "Extra server flags, space-separated.");
 
@@ -111,7 +113,7 @@ int main(int argc, char** argv) {
       spec.argv = {tools::ServerBinary(), "--port=0", "--port_file={port_file}",
                    absl::StrCat("--workers=", w),
                    absl::StrCat("--queue_capacity=", std::max(c, 1)),
-                   absl::StrCat("--park_idle_sessions=", FLAGS_park_idle_sessions),
+                   absl::StrCat("--model=", FLAGS_model),
                    "--stats_interval_ms=0", "--minloglevel=1"};
       for (absl::string_view f : absl::StrSplit(FLAGS_server_flags, ' ', absl::SkipEmpty())) {
         spec.argv.emplace_back(f);
@@ -168,7 +170,7 @@ int main(int argc, char** argv) {
     }
     if (best == 0) {
       advice += absl::StrFormat("- %d connections: no pool tried served them all; try larger "
-                                "--workers or --park_idle_sessions\n", c);
+                                "--workers or --model=event\n", c);
       continue;
     }
     for (const Row& row : rows) {

@@ -3,7 +3,9 @@
 
 // The obvious, whole-stream framing that the fuzz targets hold the
 // incremental framer and the session to: split at '\n', stop at the first
-// line longer than `max_line` (its bytes before '\n', or before the end).
+// line longer than `max_line`, counting its bytes without the terminator
+// ("\n" or "\r\n"; an unfinished last line ending in '\r' may still become
+// "\r\n", so that '\r' is not counted either).
 
 #include <cstddef>
 #include <cstdio>
@@ -25,7 +27,9 @@ inline ReferenceFraming FrameWholeStream(absl::string_view stream, size_t max_li
   size_t start = 0;
   for (;;) {
     const size_t nl = stream.find('\n', start);
-    const size_t len = (nl == absl::string_view::npos ? stream.size() : nl) - start;
+    const size_t end = nl == absl::string_view::npos ? stream.size() : nl;
+    size_t len = end - start;
+    if (len > 0 && stream[end - 1] == '\r') --len;
     if (len > max_line) {
       out.too_long = true;
       return out;

@@ -1,0 +1,78 @@
+#include "server/classic_pool.h"
+
+#include <errno.h>
+#include <poll.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/socket.h"
+#include "common/thread_starter.h"
+#include "glog/logging.h"
+
+namespace server {
+
+ClassicPool::ClassicPool(int workers, const Deps& deps) : WorkerPool(workers, deps) {}
+
+ClassicPool::~ClassicPool() {
+  if (!threads_.empty()) StopAndJoin(absl::Now());
+}
+
+absl::Status ClassicPool::Start() {
+  CHECK(threads_.empty()) << "Start() called twice";
+  if (!stop_.valid()) return absl::ResourceExhaustedError("cannot create the stop eventfd");
+  for (int i = 0; i < size(); ++i) {
+    auto thread = common::StartThread(absl::StrCat("worker-", i), [this, i] { WorkerLoop(i); });
+    if (!thread.ok()) {
+      StopAndJoin(absl::Now());
+      return absl::ResourceExhaustedError(
+          absl::StrCat("worker thread ", i + 1, " of ", size(), ": ", thread.status().message()));
+    }
+    threads_.push_back(std::move(*thread));
+  }
+  return absl::OkStatus();
+}
+
+void ClassicPool::Shutdown(absl::Time grace_deadline) { StopAndJoin(grace_deadline); }
+
+void ClassicPool::StopAndJoin(absl::Time grace_deadline) {
+  grace_deadline_ = grace_deadline;
+  stop_.Notify();            // the eventfd write orders grace_deadline_ before any wake-up
+  deps_.queue->Close();      // releases workers waiting in Pop()
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+void ClassicPool::WorkerLoop(int index) {
+  WorkerCounters& c = counters(index);
+  WorkerContext context(*deps_.config, &c);
+  while (auto conn = deps_.queue->Pop()) {
+    const absl::Time start = absl::Now();
+    Serve(std::move(*conn), context, c);
+    AddOwned(c.busy_ns, absl::ToInt64Nanoseconds(absl::Now() - start));
+  }
+}
+
+void ClassicPool::Serve(Connection conn, WorkerContext& context, WorkerCounters& counters) {
+  AddOwned(counters.sessions, 1);
+  Stats::Add(deps_.stats->active_sessions);
+  std::string peer = VLOG_IS_ON(1) ? common::PeerName(conn.socket) : std::string();
+  Session session(std::move(conn.socket), deps_.config, deps_.stats, absl::Now(),
+                  std::move(peer));
+  Session::Wait wait = session.Resume(absl::Now(), context);
+  while (wait.interest != Session::Interest::kDone) {
+    pollfd fds[2] = {
+        {session.fd(),
+         static_cast<short>(wait.interest == Session::Interest::kRead ? POLLIN : POLLOUT), 0},
+        {stop_.fd(), POLLIN, 0}};
+    const int nfds = session.shutting_down() ? 1 : 2;
+    const int rc = ::poll(fds, nfds, common::PollTimeoutMs(wait.deadline));
+    if (rc < 0) PCHECK(errno == EINTR) << "poll";
+    // notified() is the acquire that makes grace_deadline_ visible.
+    if (nfds == 2 && fds[1].revents != 0 && stop_.notified()) {
+      session.BeginShutdown(grace_deadline_);
+    }
+    wait = session.Resume(absl::Now(), context);
+  }
+  RetireSession(session, deps_, counters);
+}
+
+}  // namespace server
