@@ -82,6 +82,9 @@ void EventWorker::Run() {
     const absl::Time now = absl::Now();
     if (n < 0) PCHECK(errno == EINTR) << "epoll_wait";
     for (int i = 0; i < n; ++i) {
+      // A stop is noticed between sessions, not only when the doorbell's
+      // turn in this batch comes: a busy batch must not delay it.
+      if (!stopping_ && stop_requested_.load(std::memory_order_acquire)) BeginStop(now);
       if (events[i].data.u64 == kDoorbellTag) {
         OnDoorbell(now);
       } else {

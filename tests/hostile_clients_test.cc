@@ -25,6 +25,10 @@ namespace {
 using ::testing::HasSubstr;
 
 const std::string kWelcome = "welcome to server.\r\n";
+// How far past its grace period a stopping server may take to exit: the
+// turn a worker is in when the signal arrives, joining, the final log. A
+// sanitized server is 10-50x slower at the work of that turn.
+const absl::Duration kShutdownSlack = kSanitized ? absl::Seconds(8) : absl::Milliseconds(1500);
 
 class HostileClients : public BothModels {
  protected:
@@ -130,7 +134,7 @@ TEST_P(HostileClients, ShutdownStaysWithinGraceAndMemoryBounds) {
   const absl::Time signalled = absl::Now();
   server->process().Signal(SIGTERM);
   EXPECT_EQ(server->process().Wait(absl::Seconds(30)), 0);
-  EXPECT_LT(absl::Now() - signalled, absl::Milliseconds(500) + absl::Seconds(2));
+  EXPECT_LT(absl::Now() - signalled, absl::Milliseconds(500) + kShutdownSlack);
   if (!kSanitized) {
     EXPECT_LT(server->process().PeakRssBytes() - rss_before, 100 * (160 << 10));
   }
@@ -147,7 +151,7 @@ TEST_P(HostileClients, ManyIdleSessionsShutDownWithinGrace) {
   const absl::Time signalled = absl::Now();
   server->process().Signal(SIGTERM);
   EXPECT_EQ(server->process().Wait(absl::Seconds(30)), 0);
-  EXPECT_LT(absl::Now() - signalled, absl::Milliseconds(200) + absl::Milliseconds(1500));
+  EXPECT_LT(absl::Now() - signalled, absl::Milliseconds(200) + kShutdownSlack);
   for (auto& c : idle) EXPECT_EQ(c->ReadLine(), common::kShutdownLine);
   EXPECT_EQ(server->FinalStat("shutdown_byes"), 300);
 }
