@@ -5,11 +5,14 @@
 #
 #  * Debian packages: bazel-bootstrap (Bazel 4.2.3), bazel-skylib, bazel-platforms,
 #    g++, python3 (CI's test counter), clang + its sanitizer/libFuzzer runtime,
-#    gnuplot (for //tools:tune charts), and the peers measured in
-#    docs/PERFORMANCE.md (nodejs, python3-uvloop).
+#    gnuplot (for //tools:tune charts), the peers measured in
+#    docs/PERFORMANCE.md (nodejs, python3-uvloop, golang-go, Boost 1.81 with its
+#    Asio examples), xz-utils and bzip2 (two source tarballs are .xz and .bz2),
+#    and the operations tools the tests drive: systemd (systemd-analyze,
+#    systemd-socket-activate), prometheus (promtool) and haproxy.
 #  * Dependency sources: Debian's source packages of abseil, gflags, glog,
-#    googletest and benchmark, unpacked into third_party/src/ (git-ignored), where
-#    WORKSPACE's local_repository rules find them.
+#    googletest, benchmark, prometheus-cpp, civetweb and zlib, unpacked into
+#    third_party/src/ (git-ignored), where WORKSPACE's repository rules find them.
 set -euo pipefail
 
 ws="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,6 +30,14 @@ declare -A packages=(
   [gnuplot-nox]=/usr/bin/gnuplot-nox
   [nodejs]=/usr/bin/node
   [python3-uvloop]=/usr/lib/python3/dist-packages/uvloop/__init__.py
+  [xz-utils]=/usr/bin/xz
+  [bzip2]=/usr/bin/bzip2
+  [systemd]=/usr/bin/systemd-socket-activate
+  [prometheus]=/usr/bin/promtool
+  [haproxy]=/usr/sbin/haproxy
+  [golang-go]=/usr/bin/go
+  [libboost1.81-dev]=/usr/include/boost/version.hpp
+  [libboost1.81-doc]=/usr/share/doc/libboost1.81-doc/examples/libs/asio/example/cpp11/echo/async_tcp_echo_server.cpp
 )
 # Debian source package -> folder under third_party/src (the Bazel repo name).
 declare -A sources=(
@@ -35,6 +46,9 @@ declare -A sources=(
   [google-glog]=com_github_google_glog
   [googletest]=com_google_googletest
   [benchmark]=com_github_google_benchmark
+  [prometheus-cpp]=com_github_jupp0r_prometheus_cpp
+  [civetweb]=civetweb
+  [zlib]=net_zlib_zlib
 )
 
 missing=()
@@ -55,7 +69,7 @@ updated=0
 apt_update_once() {
   if [[ $updated -eq 0 ]]; then
     echo "setup: apt-get update" >&2
-    as_root apt-get update -qq >&2
+    as_root apt-get update -qq -o DPkg::Lock::Timeout=600 >&2
     updated=1
   fi
 }
@@ -63,8 +77,10 @@ apt_update_once() {
 if [[ ${#missing[@]} -gt 0 ]]; then
   apt_update_once
   echo "setup: installing ${missing[*]}" >&2
+  # Other checkouts on the machine may be installing at the same time: wait
+  # for dpkg's lock instead of failing.
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-    --no-install-recommends "${missing[@]}" >&2
+    -o DPkg::Lock::Timeout=600 --no-install-recommends "${missing[@]}" >&2
 fi
 
 if [[ ${#missing_src[@]} -gt 0 ]]; then
@@ -91,10 +107,14 @@ if [[ ${#missing_src[@]} -gt 0 ]]; then
   for pkg in "${missing_src[@]}"; do
     tarball="$(ls "$tmp/dl/${pkg}_"*.orig.tar.* | head -n 1)"
     dest="$src_dir/${sources[$pkg]}"
+    # Unpacked beside the destination and renamed into place, so a build in
+    # another checkout sharing third_party/src never sees a half-filled folder.
+    staging="$(mktemp -d "$dest.XXXXXX")"
+    chmod 755 "$staging"
+    tar -xf "$tarball" -C "$staging" --strip-components=1
+    basename "$tarball" > "$staging/.unpacked"
     rm -rf "$dest"
-    mkdir -p "$dest"
-    tar -xf "$tarball" -C "$dest" --strip-components=1
-    basename "$tarball" > "$dest/.unpacked"
+    mv "$staging" "$dest"
     echo "setup: unpacked $(basename "$tarball") into third_party/src/${sources[$pkg]}" >&2
   done
 fi
