@@ -3,7 +3,7 @@
 
 // Subprocess: runs a binary (for integration tests and benchmark tools), with stdin from a
 // string, stdout/stderr captured to files (no pipe can fill up and stall the
-// child), an optional descriptor limit, and bounded waits. The destructor
+// child), an optional descriptor limit and CPU, and bounded waits. The destructor
 // kills a child that is still running, so a failing test never leaks one.
 // Also reads the child's resource use (CPU time, peak RSS, threads) from /proc.
 //
@@ -24,6 +24,11 @@ struct SubprocessOptions {
   std::optional<std::string> stdin_data;  // nullopt: /dev/null
   int rlimit_nofile = 0;                  // 0: inherit
   bool as_nobody = false;                 // drop root to uid/gid 65534 (nobody)
+  // >= 0: the child (and every thread it starts) runs on this CPU only, set
+  // with sched_setaffinity() before exec, so benchmarks can keep a server
+  // and its load generator on separate cores (the child exits 126 if that
+  // CPU is not available to it). -1: inherit the parent's mask.
+  int cpu = -1;
 };
 
 class Subprocess {
