@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -63,6 +64,10 @@ Subprocess::Subprocess(std::string binary, std::vector<std::string> args,
   std::vector<char*> argv;
   for (auto& a : argv_storage) argv.push_back(a.data());
   argv.push_back(nullptr);
+  CHECK_LT(options.cpu, CPU_SETSIZE) << "cpu";
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  if (options.cpu >= 0) CPU_SET(options.cpu, &cpus);
   const int in = ::open(stdin_path.c_str(), O_RDONLY | O_CLOEXEC);
   const int out = ::open(stdout_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   const int err = ::open(stderr_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -86,6 +91,7 @@ Subprocess::Subprocess(std::string binary, std::vector<std::string> args,
                 static_cast<rlim_t>(options.rlimit_as_bytes)};
       ::setrlimit(RLIMIT_AS, &rl);
     }
+    if (options.cpu >= 0 && ::sched_setaffinity(0, sizeof(cpus), &cpus) != 0) ::_exit(126);
     ::execv(argv[0], argv.data());
     ::_exit(127);
   }

@@ -1,10 +1,11 @@
 #ifndef COMMON_SUBPROCESS_H_
 #define COMMON_SUBPROCESS_H_
 
-// Subprocess: runs a binary (for integration tests and benchmark tools), with stdin from a
-// string, stdout/stderr captured to files (no pipe can fill up and stall the
-// child), optional descriptor and address-space limits, and bounded waits. The destructor
-// kills a child that is still running, so a failing test never leaks one.
+// Subprocess: runs a binary (for integration tests and benchmark tools), with
+// stdin from a string, stdout/stderr captured to files (no pipe can fill up
+// and stall the child), optional descriptor and address-space limits, an
+// optional CPU, and bounded waits. The destructor kills a child that is still
+// running, so a failing test never leaks one.
 // Also reads the child's resource use (CPU time, peak RSS, threads) from /proc.
 //
 // Thread safety: one object per thread.
@@ -25,6 +26,11 @@ struct SubprocessOptions {
   int rlimit_nofile = 0;                  // 0: inherit
   int64_t rlimit_as_bytes = 0;            // address-space limit; 0: inherit
   bool as_nobody = false;                 // drop root to uid/gid 65534 (nobody)
+  // >= 0: the child (and every thread it starts) runs on this CPU only, set
+  // with sched_setaffinity() before exec, so benchmarks can keep a server
+  // and its load generator on separate cores (the child exits 126 if that
+  // CPU is not available to it). -1: inherit the parent's mask.
+  int cpu = -1;
 };
 
 class Subprocess {

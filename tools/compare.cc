@@ -1,63 +1,117 @@
-// //tools:compare: this server side by side with its peers, in one run, for
-// docs/PERFORMANCE.md:
-//   * tutorial: the socket tutorial's thread-per-client server (Python),
-//   * node: a Node.js `net` server, uvloop: Python asyncio + uvloop,
-//   * ours with default flags, ours with a tuned pool, ours parked.
-// All speak the same protocol, so the same load generator checks every reply.
+// //tools:compare: this server side by side with the servers a user would
+// pick instead, in one run, for docs/PERFORMANCE.md:
+//   * asio: Boost.Asio's async_tcp_echo_server example (compiled at run time
+//     from Debian's libboost1.81-doc), go: a Go `net` echo
+//     (tools/peers/go_echo.go, built at run time with Debian's golang-go);
+//     both plain echoes, driven in the load generator's raw mode;
+//   * uvloop (Python asyncio + uvloop), node (Node.js `net`), tutorial (the
+//     socket tutorial's thread per client), all speaking our line protocol;
+//   * ours: default flags, --workers=64, --model=classic --workers=64, and
+//     --framing=raw (driven raw). A row whose flags this server build does
+//     not know fails to start; it is reported and the others go on.
+// See tools/peer_servers.h for the catalogue and how peers are built.
 //
-//   bazel run //tools:compare -- --duration_ms=5000 > docs/compare.md
+//   bazel run //tools:compare -- --duration_ms=5000 --rounds=3 > docs/compare.md
+//
+// Method. The machine has two cores and the load generator needs about one,
+// so unpinned runs mostly measure how the generator and the server share
+// them. With --pin (the default) the server runs on the last CPU of this
+// process's affinity mask and the generator (this whole process) on the
+// first. Each cell (ping-pong at each --connections, then the connection
+// rate at --connect_connections) starts a fresh server, loads it for
+// --duration_ms and reads its CPU time (/proc/PID/stat, user+system, over
+// the load) and peak RSS and threads. Noise between runs is ±10–20%, so
+// every cell is measured --rounds times; round r measures the servers
+// starting at the r-th (mod their count), so none always runs first or
+// last, and each cell's servers are measured back to back. The table gives
+// the median of each metric and ratios to --baseline; the per-round numbers
+// follow it (--raw_rounds).
+//
+// Output: Markdown on stdout, progress and errors on stderr. Exit status 0
+// if every server was measured without a mismatched reply, 1 otherwise, 2
+// for bad flags.
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "common/process_init.h"
-#include "common/subprocess.h"
 #include "gflags/gflags.h"
 #include "tools/bench_runner.h"
+#include "tools/compare_table.h"
+#include "tools/peer_servers.h"
 
-DEFINE_int64(duration_ms, 5000, "Load duration per cell.");
+DEFINE_int64(duration_ms, 5000, "Load duration per cell and round.");
 DEFINE_int32(payload_bytes, 64, "Bytes per line, newline included.");
 DEFINE_string(connections, "16,256", "Ping-pong concurrency levels.");
 DEFINE_int32(connect_connections, 16, "Concurrency of the connection-rate test.");
-DEFINE_string(servers, "tutorial,node,uvloop,default,tuned,parked",
-              "Which servers to measure, in order.");
-DEFINE_int32(tuned_workers, 256, "Pool size of the 'tuned' row (from //tools:tune).");
-DEFINE_int32(parked_workers, 1, "Pool size of the 'parked' row.");
+DEFINE_string(servers, "asio,go,default,workers64,classic,raw,uvloop,node,tutorial",
+              "Which servers to measure; the table keeps this order.");
+DEFINE_string(baseline, "asio", "Server the ratio columns divide by (empty: no ratios).");
+DEFINE_int32(rounds, 3, "Measurements per cell and server; the table shows medians.");
+DEFINE_bool(pin, true,
+            "Run the server on the last CPU of this process's affinity mask and the load "
+            "generator on the first.");
+DEFINE_bool(raw_rounds, true, "Also print every round's numbers below the table.");
 DEFINE_string(python, "/usr/bin/python3", "Debian's python3 (it has python3-uvloop).");
 DEFINE_string(node, "/usr/bin/node", "Node.js.");
+DEFINE_string(go, "/usr/bin/go", "Go toolchain that builds the 'go' peer (golang-go).");
+DEFINE_string(cxx, "/usr/bin/g++", "C++ compiler that builds the 'asio' peer.");
+DEFINE_string(asio_source,
+              "/usr/share/doc/libboost1.81-doc/examples/libs/asio/example/cpp11/echo/"
+              "async_tcp_echo_server.cpp",
+              "Boost.Asio's echo example (libboost1.81-doc).");
+DEFINE_string(peer_cache_dir, "/tmp/compare_peers",
+              "Where the built asio and go peers are cached (keyed by source mtime).");
 
 namespace {
 
-tools::ServerSpec Spec(const std::string& name) {
-  const std::string server = tools::ServerBinary();
-  const std::vector<std::string> ours = {server, "--port=0", "--port_file={port_file}",
-                                         "--stats_interval_ms=0", "--minloglevel=1",
-                                         "--queue_capacity=1024"};
-  tools::ServerSpec spec{name, {}};
-  if (name == "tutorial") {
-    spec.argv = {FLAGS_python, common::Runfile("tools/peers/tutorial_server.py"), "{port_file}"};
-  } else if (name == "node") {
-    spec.argv = {FLAGS_node, common::Runfile("tools/peers/node_echo.js"), "{port_file}"};
-  } else if (name == "uvloop") {
-    spec.argv = {FLAGS_python, common::Runfile("tools/peers/uvloop_echo.py"), "{port_file}"};
-  } else if (name == "default") {
-    spec.name = "ours, default flags";
-    spec.argv = ours;
-  } else if (name == "tuned") {
-    spec.name = absl::StrCat("ours, --workers=", FLAGS_tuned_workers);
-    spec.argv = ours;
-    spec.argv.push_back(absl::StrCat("--workers=", FLAGS_tuned_workers));
-  } else if (name == "parked") {
-    spec.name = absl::StrCat("ours, --park_idle_sessions --workers=", FLAGS_parked_workers);
-    spec.argv = ours;
-    spec.argv.push_back("--park_idle_sessions");
-    spec.argv.push_back(absl::StrCat("--workers=", FLAGS_parked_workers));
+int UsageError(const std::string& message) {
+  std::fprintf(stderr, "error: %s\n", message.c_str());
+  return common::kExitUsage;
+}
+
+// Measures every cell --rounds times, round r starting at server r (mod the
+// number of servers); a server that fails to start is not tried again.
+// Returns whether any reply was mismatched.
+bool RunRounds(const std::vector<tools::ServerSpec>& specs,
+               const std::vector<tools::CompareCell>& cells, tools::CompareTable& table) {
+  bool mismatches = false;
+  const size_t n = specs.size();
+  for (int round = 0; round < FLAGS_rounds; ++round) {
+    for (size_t cell = 0; cell < cells.size(); ++cell) {
+      const std::string where = absl::StrCat(
+          "round ", round + 1, "/", FLAGS_rounds, ", ",
+          cells[cell].mode == client::LoadOptions::Mode::kConnect ? "connect" : "ping-pong", " x",
+          cells[cell].connections);
+      for (size_t k = 0; k < n; ++k) {
+        const size_t s = (static_cast<size_t>(round) + k) % n;
+        if (table.failed(static_cast<int>(s))) continue;
+        client::LoadOptions load;
+        load.mode = cells[cell].mode;
+        load.connections = cells[cell].connections;
+        load.duration = absl::Milliseconds(FLAGS_duration_ms);
+        load.payload_bytes = FLAGS_payload_bytes;
+        auto result = tools::RunCell(specs[s], load);
+        if (!result.ok()) {
+          std::fprintf(stderr, "error: %s: %s (not measured from now on)\n", where.c_str(),
+                       std::string(result.status().message()).c_str());
+          table.Fail(static_cast<int>(s), std::string(result.status().message()));
+          continue;
+        }
+        table.Add(static_cast<int>(s), static_cast<int>(cell), round, *result);
+        if (result->load.mismatches > 0) mismatches = true;
+        std::fprintf(stderr, "%s, %s: %.0f ops/s, %.2f us server CPU/op\n", where.c_str(),
+                     specs[s].name.c_str(), result->load.round_trips_per_second(),
+                     result->ServerCpuMicrosPerRoundTrip());
+      }
+    }
   }
-  return spec;
+  return mismatches;
 }
 
 }  // namespace
@@ -65,52 +119,70 @@ tools::ServerSpec Spec(const std::string& name) {
 int main(int argc, char** argv) {
   common::InitProcess("Side-by-side comparison: bazel run //tools:compare", &argc, &argv);
   auto connections = tools::ParseIntList("connections", FLAGS_connections);
-  if (!connections.ok()) {
-    std::fprintf(stderr, "error: %s\n", std::string(connections.status().message()).c_str());
-    return common::kExitUsage;
+  if (!connections.ok()) return UsageError(std::string(connections.status().message()));
+  if (FLAGS_rounds < 1 || FLAGS_duration_ms < 1 || FLAGS_connect_connections < 1) {
+    return UsageError("--rounds, --duration_ms and --connect_connections must be positive");
   }
-  std::printf("| server | mode | conns | served | round trips/s | p50 us | p99 us | max us | "
-              "errors | server CPU us per round trip | peak RSS | threads |\n"
-              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
-  int failures = 0;
-  for (absl::string_view name : absl::StrSplit(FLAGS_servers, ',', absl::SkipEmpty())) {
-    tools::ServerSpec spec = Spec(std::string(name));
-    if (spec.argv.empty()) {
-      std::fprintf(stderr, "error: unknown server '%s'\n", std::string(name).c_str());
-      return common::kExitUsage;
-    }
-    std::vector<std::pair<client::LoadOptions::Mode, int>> cells;
-    for (int c : *connections) cells.emplace_back(client::LoadOptions::Mode::kPingPong, c);
-    cells.emplace_back(client::LoadOptions::Mode::kConnect, FLAGS_connect_connections);
-    for (auto [mode, conns] : cells) {
-      client::LoadOptions load;
-      load.mode = mode;
-      load.connections = conns;
-      load.duration = absl::Milliseconds(FLAGS_duration_ms);
-      load.payload_bytes = FLAGS_payload_bytes;
-      auto cell = tools::RunCell(spec, load);
-      if (!cell.ok()) {
-        std::fprintf(stderr, "error: %s\n", std::string(cell.status().message()).c_str());
-        ++failures;
-        continue;
-      }
-      const client::LoadReport& r = cell->load;
-      const int64_t errors =
-          r.connect_failures + r.busy + r.timeouts + r.mismatches + r.server_closed;
-      const double cpu_us_per_rt =
-          r.round_trips > 0 ? cell->server_cpu_seconds * 1e6 / static_cast<double>(r.round_trips)
-                            : 0;
-      std::printf("| %s | %s | %d | %lld | %.0f | %.1f | %.1f | %.1f | %lld | %.1f | %s | %lld |\n",
-                  spec.name.c_str(),
-                  mode == client::LoadOptions::Mode::kPingPong ? "ping-pong" : "connect",
-                  conns, static_cast<long long>(r.connections_served), r.round_trips_per_second(),
-                  r.latency.Percentile(0.5) / 1000.0, r.latency.Percentile(0.99) / 1000.0,
-                  r.latency.max() / 1000.0, static_cast<long long>(errors), cpu_us_per_rt,
-                  tools::FormatMiB(cell->peak_rss_bytes).c_str(),
-                  static_cast<long long>(cell->max_threads));
-      std::fflush(stdout);
-      if (r.mismatches > 0) ++failures;
-    }
+  const std::vector<std::string> keys = absl::StrSplit(FLAGS_servers, ',', absl::SkipEmpty());
+  if (keys.empty()) return UsageError("--servers is empty");
+  if (!FLAGS_baseline.empty() &&
+      std::find(keys.begin(), keys.end(), FLAGS_baseline) == keys.end()) {
+    return UsageError(absl::StrCat("--baseline=", FLAGS_baseline, " is not in --servers"));
   }
-  return failures == 0 ? 0 : 1;
+
+  // Peers are built before pinning, so a compiler may use every core.
+  tools::PeerOptions peer_options;
+  peer_options.python = FLAGS_python;
+  peer_options.node = FLAGS_node;
+  peer_options.go = FLAGS_go;
+  peer_options.cxx = FLAGS_cxx;
+  peer_options.asio_source = FLAGS_asio_source;
+  peer_options.cache_dir = FLAGS_peer_cache_dir;
+  std::vector<tools::ServerSpec> specs;
+  std::vector<tools::CompareServer> rows;
+  std::vector<std::string> unbuilt;  // why a server has no spec; empty if it has one
+  for (const std::string& key : keys) {
+    auto spec = tools::PeerServer(key, peer_options);
+    if (absl::IsNotFound(spec.status())) return UsageError(std::string(spec.status().message()));
+    specs.push_back(spec.ok() ? *spec : tools::ServerSpec{key, {}});
+    rows.push_back({key, specs.back().name, specs.back().raw});
+    unbuilt.push_back(spec.ok() ? "" : std::string(spec.status().message()));
+    if (!spec.ok()) std::fprintf(stderr, "error: %s\n", unbuilt.back().c_str());
+  }
+
+  std::string placement = "unpinned: server and load generator share every CPU";
+  if (FLAGS_pin) {
+    const std::vector<int> cpus = tools::AllowedCpus();
+    if (cpus.size() < 2) {
+      return UsageError(absl::StrCat("--pin needs two CPUs in this process's affinity mask, ",
+                                     "it has ", cpus.size(), " (or use --pin=false)"));
+    }
+    for (tools::ServerSpec& spec : specs) spec.cpu = cpus.back();
+    if (absl::Status pinned = tools::PinThisProcess(cpus.front()); !pinned.ok()) {
+      std::fprintf(stderr, "error: %s\n", std::string(pinned.message()).c_str());
+      return 1;
+    }
+    placement = absl::StrCat("pinned: server on CPU ", cpus.back(), ", load generator on CPU ",
+                             cpus.front());
+  }
+
+  std::vector<tools::CompareCell> cells;
+  for (int c : *connections) cells.push_back({client::LoadOptions::Mode::kPingPong, c});
+  cells.push_back({client::LoadOptions::Mode::kConnect, FLAGS_connect_connections});
+  tools::CompareTable table(rows, cells, FLAGS_rounds, FLAGS_baseline);
+  for (size_t i = 0; i < specs.size(); ++i) {
+    if (!unbuilt[i].empty()) table.Fail(static_cast<int>(i), unbuilt[i]);
+  }
+  const bool mismatches = RunRounds(specs, cells, table);
+
+  std::printf(
+      "%s; %d round(s) of %lld ms per cell, server order rotated each round; medians across "
+      "rounds (errors: summed; threads: the most seen). An op is a round trip in ping-pong "
+      "rows and a whole connection in connect rows.\n\n%s",
+      placement.c_str(), FLAGS_rounds, static_cast<long long>(FLAGS_duration_ms),
+      table.Medians().c_str());
+  if (FLAGS_raw_rounds) {
+    std::printf("\nEvery round (ops/s / server CPU us per op):\n\n%s", table.Rounds().c_str());
+  }
+  return table.any_failed() || mismatches ? 1 : 0;
 }
