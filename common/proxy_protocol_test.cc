@@ -155,6 +155,14 @@ void ExpectSameOutcomeHoweverSplit(absl::string_view input, const ProxyHeaderOpt
   for (size_t i = 0; i < input.size(); ++i) bytes.push_back(input.substr(i, 1));
   EXPECT_EQ(FeedPieces(bytes, options), whole) << "a byte at a time";
 
+  if (whole.state == State::kDone) {
+    for (size_t i = 0; i < whole.consumed; ++i) {
+      ProxyHeaderParser prefix(options);
+      prefix.Feed(input.substr(0, i));
+      EXPECT_LE(i + prefix.SafeReadSize(), whole.consumed) << "SafeReadSize after " << i;
+    }
+  }
+
   ProxyHeaderParser parser(options);
   size_t pos = 0;
   while (parser.state() == State::kNeedMore && pos < input.size()) {
