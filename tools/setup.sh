@@ -6,7 +6,8 @@
 #  * Debian packages: bazel-bootstrap (Bazel 4.2.3), bazel-skylib, bazel-platforms,
 #    g++, python3 (CI's test counter), clang + its sanitizer/libFuzzer runtime,
 #    gnuplot (for //tools:tune charts), and the peers measured in
-#    docs/PERFORMANCE.md (nodejs, python3-uvloop).
+#    docs/PERFORMANCE.md (nodejs, python3-uvloop), haproxy (//deploy checks
+#    deploy/haproxy.cfg with it).
 #  * Dependency sources: Debian's source packages of abseil, gflags, glog,
 #    googletest and benchmark, unpacked into third_party/src/ (git-ignored), where
 #    WORKSPACE's local_repository rules find them.
@@ -27,6 +28,7 @@ declare -A packages=(
   [gnuplot-nox]=/usr/bin/gnuplot-nox
   [nodejs]=/usr/bin/node
   [python3-uvloop]=/usr/lib/python3/dist-packages/uvloop/__init__.py
+  [haproxy]=/usr/sbin/haproxy
 )
 # Debian source package -> folder under third_party/src (the Bazel repo name).
 declare -A sources=(
