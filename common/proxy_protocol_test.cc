@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "gmock/gmock.h"
@@ -261,6 +262,46 @@ TEST(ProxyHeaderParserTest, AcceptsValidHeadersAndLeavesTheClientBytes) {
     EXPECT_EQ(o.source, c.source);
     EXPECT_EQ(o.destination, c.destination);
     ExpectSameOutcomeHoweverSplit(input, ProxyHeaderOptions());
+  }
+}
+
+// Bytes HAProxy 2.6.12 (Debian 12) sent to a backend, captured with
+// deploy/haproxy.cfg and variants of it, followed by the client's "hello\n".
+TEST(ProxyHeaderParserTest, AcceptsHeadersCapturedFromHAProxy) {
+  struct Capture {
+    std::string name;
+    std::string hex;
+    ProxyHeaderKind kind;
+    std::string source;
+    std::string destination;
+  };
+  const std::vector<Capture> captures = {
+      {"send-proxy-v2, health check (LOCAL)", "0d0a0d0a000d0a515549540a20000000",
+       ProxyHeaderKind::kLocal, "?", "?"},
+      {"send-proxy-v2, client", "0d0a0d0a000d0a515549540a2111000c7f0000017f000001995422b0",
+       ProxyHeaderKind::kProxy, "127.0.0.1:39252", "127.0.0.1:8880"},
+      {"send-proxy-v2 + crc32c, health check (LOCAL)",
+       "0d0a0d0a000d0a515549540a20000007030004a9b87e8f", ProxyHeaderKind::kLocal, "?", "?"},
+      {"send-proxy-v2 + crc32c and unique-id TLVs, client",
+       "0d0a0d0a000d0a515549540a2111003f7f0000017f000001860222b0030004c9c6580b050029374630303030"
+       "30313a383630325f37463030303030313a323242305f36423042373542445f30303030",
+       ProxyHeaderKind::kProxy, "127.0.0.1:34306", "127.0.0.1:8880"},
+      {"send-proxy, client",
+       absl::BytesToHexString("PROXY TCP4 127.0.0.1 127.0.0.1 34294 8880\r\n"),
+       ProxyHeaderKind::kProxy, "127.0.0.1:34294", "127.0.0.1:8880"},
+      {"send-proxy, health check (v1 has no LOCAL: the check's own addresses)",
+       absl::BytesToHexString("PROXY TCP4 127.0.0.1 127.0.0.1 56908 8881\r\n"),
+       ProxyHeaderKind::kProxy, "127.0.0.1:56908", "127.0.0.1:8881"},
+  };
+  for (const Capture& c : captures) {
+    SCOPED_TRACE(c.name);
+    const std::string header = absl::HexStringToBytes(c.hex);
+    const Outcome o = ParseWhole(absl::StrCat(header, kClientBytes));
+    EXPECT_EQ(o.state, State::kDone);
+    EXPECT_EQ(o.consumed, header.size());
+    EXPECT_EQ(o.kind, c.kind);
+    EXPECT_EQ(o.source, c.source);
+    EXPECT_EQ(o.destination, c.destination);
   }
 }
 
