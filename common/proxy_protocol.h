@@ -90,7 +90,8 @@
 //    ProxyHeaderOptions::max_v2_length (kTooLong). After the addresses, the
 //    rest must be whole TLVs (type, 2-byte length, value; a TLV that would
 //    run past the end is an error, as in HAProxy); their contents are
-//    skipped without being stored.
+//    skipped without being stored, so a CRC32C TLV is not verified (the spec
+//    asks that only of receivers that support it).
 //  * The end of the stream inside a header is kTruncated (OnEndOfStream).
 //
 // Errors are reported as soon as the offending byte is fed (field rules of a
