@@ -11,5 +11,6 @@ if [[ -z "$haproxy" ]]; then
   echo "haproxy is not installed (tools/setup.sh installs Debian's package)" >&2
   exit 1
 fi
-"$haproxy" -v | head -n 1
+version="$("$haproxy" -v)"
+echo "${version%%$'\n'*}"
 "$haproxy" -c -dW -f "$config"
