@@ -101,8 +101,9 @@
 // parser never asks for bytes past the point where its verdict is decided.
 //
 // Cost: a fixed 107-byte buffer inside the object; Feed never allocates (an
-// error's message is built once, when it happens) and looks at each byte once;
-// v2 TLV contents are skipped in bulk.
+// error's message is built once, when it happens); the work is linear in the
+// header's length however it is split, as bytes fed earlier are never parsed
+// again; v2 TLV contents are skipped in bulk.
 //
 // Thread safety: none; one parser belongs to one connection at a time. It is
 // copyable and movable, so it can travel with the connection between threads.
