@@ -10,7 +10,11 @@
 
 namespace server {
 
-ClassicPool::ClassicPool(int workers, const Deps& deps) : WorkerPool(workers, deps) {}
+ClassicPool::ClassicPool(int workers, const Deps& deps) : WorkerPool(workers, deps) {
+  for (int i = 0; i < workers; ++i) {
+    contexts_.push_back(std::make_unique<WorkerContext>(*deps.config, &counters(i)));
+  }
+}
 
 ClassicPool::~ClassicPool() {
   if (!threads_.empty()) StopAndJoin(absl::Now());
@@ -43,10 +47,9 @@ void ClassicPool::StopAndJoin(absl::Time grace_deadline) {
 
 void ClassicPool::WorkerLoop(int index) {
   WorkerCounters& c = counters(index);
-  WorkerContext context(*deps_.config, &c);
   while (auto conn = deps_.queue->Pop()) {
     const absl::Time start = absl::Now();
-    Serve(std::move(*conn), context, c);
+    Serve(std::move(*conn), *contexts_[index], c);
     AddOwned(c.busy_ns, absl::ToInt64Nanoseconds(absl::Now() - start));
   }
 }

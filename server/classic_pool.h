@@ -14,6 +14,7 @@
 //
 // Thread safety: as WorkerPool.
 
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -37,6 +38,9 @@ class ClassicPool : public WorkerPool {
   void Serve(Connection conn, WorkerContext& context, WorkerCounters& counters);
   void StopAndJoin(absl::Time grace_deadline);
 
+  // Made here, not by each worker: memory running out at start-up then fails
+  // before any thread runs, not inside one.
+  std::vector<std::unique_ptr<WorkerContext>> contexts_;
   common::WakeupFd stop_;
   absl::Time grace_deadline_ = absl::InfiniteFuture();  // written before stop_ notifies
   std::vector<std::thread> threads_;
