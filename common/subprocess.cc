@@ -81,15 +81,9 @@ Subprocess::Subprocess(std::string binary, std::vector<std::string> args,
     if (options.as_nobody && ::geteuid() == 0) {
       if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(126);
     }
-    if (options.rlimit_nofile > 0) {
-      rlimit rl{static_cast<rlim_t>(options.rlimit_nofile),
-                static_cast<rlim_t>(options.rlimit_nofile)};
-      ::setrlimit(RLIMIT_NOFILE, &rl);
-    }
-    if (options.rlimit_as_bytes > 0) {
-      rlimit rl{static_cast<rlim_t>(options.rlimit_as_bytes),
-                static_cast<rlim_t>(options.rlimit_as_bytes)};
-      ::setrlimit(RLIMIT_AS, &rl);
+    for (const auto& [resource, value] : options.rlimits) {
+      rlimit rl{static_cast<rlim_t>(value), static_cast<rlim_t>(value)};
+      ::setrlimit(resource, &rl);
     }
     if (options.cpu >= 0 && ::sched_setaffinity(0, sizeof(cpus), &cpus) != 0) ::_exit(126);
     ::execv(argv[0], argv.data());

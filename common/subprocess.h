@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,8 +24,9 @@ namespace common {
 
 struct SubprocessOptions {
   std::optional<std::string> stdin_data;  // nullopt: /dev/null
-  int rlimit_nofile = 0;                  // 0: inherit
-  int64_t rlimit_as_bytes = 0;            // address-space limit; 0: inherit
+  // Resource limits set in the child before exec (soft = hard = value),
+  // e.g. {{RLIMIT_NOFILE, 64}}; anything not listed is inherited.
+  std::map<int, int64_t> rlimits;
   bool as_nobody = false;                 // drop root to uid/gid 65534 (nobody)
   // >= 0: the child (and every thread it starts) runs on this CPU only, set
   // with sched_setaffinity() before exec, so benchmarks can keep a server

@@ -43,6 +43,11 @@ absl::Status Server::Start() {
   const long fd_limit = common::RaiseFdLimitToMax();
   const int cpus = common::UsableCpus();
   workers_ = ResolvedWorkers(options_, cpus);
+  if (options_.workers > workers_) {
+    LOG(WARNING) << "--workers=" << options_.workers << " capped at " << workers_
+                 << ": the event model runs one worker per usable CPU (its workers never wait "
+                 << "for a client, so more would only take turns on the same CPUs)";
+  }
   max_connections_ = ResolvedMaxConnections(options_, fd_limit, workers_);
   auto listener = common::Listen(options_.host, options_.port, options_.listen_backlog);
   if (!listener.ok()) return listener.status();
@@ -52,21 +57,18 @@ absl::Status Server::Start() {
 
   absl::Status started = StartThreads(std::move(*listener), fd_limit);
   if (!started.ok()) {
-    // Whatever did start is stopped again: nothing may be left running.
-    running_ = true;
-    Shutdown();
+    Stop();  // whatever did start: nothing may be left running
     return absl::Status(started.code(), absl::StrCat("cannot start: ", started.message()));
   }
-  running_ = true;
-
   // Last: the port file tells scripts the server is ready to serve.
   if (!options_.port_file.empty()) {
     absl::Status written = common::WritePortFile(options_.port_file, port_);
     if (!written.ok()) {
-      Shutdown();
+      Stop();
       return written;
     }
   }
+  running_ = true;
 
   LOG(INFO) << "listening on " << options_.host << " port " << port_
             << " model=" << ModelName(options_.model) << " workers=" << workers_
@@ -115,8 +117,13 @@ absl::Status Server::StartThreads(common::UniqueFd listener, long fd_limit) {
 void Server::Shutdown() {
   if (!running_) return;
   running_ = false;
-  const absl::Time grace_deadline = absl::Now() + absl::Milliseconds(options_.shutdown_grace_ms);
   LOG(INFO) << "shutting down: grace period " << options_.shutdown_grace_ms << " ms";
+  Stop();
+  LOG(INFO) << "stopped: " << stats().ToString();
+}
+
+void Server::Stop() {
+  const absl::Time grace_deadline = absl::Now() + absl::Milliseconds(options_.shutdown_grace_ms);
 
   // 1. No new clients: the acceptor exits and closes the listener.
   stop_accepting_.Notify();
@@ -142,7 +149,6 @@ void Server::Shutdown() {
   if (closer_) closer_->Stop(std::max(grace_deadline, absl::Now() + absl::Milliseconds(100)));
   stopped_.Notify();
   if (stats_thread_.joinable()) stats_thread_.join();
-  LOG(INFO) << "stopped: " << stats().ToString();
 }
 
 StatsSnapshot Server::stats() const {
@@ -150,6 +156,7 @@ StatsSnapshot Server::stats() const {
       stats_.Snapshot(pool_ ? pool_->counters() : std::vector<const WorkerCounters*>{});
   s.queued_now = static_cast<int64_t>(queue_.size());
   s.queued_peak = static_cast<int64_t>(queue_.peak_size());
+  if (options_.model == Model::kClassic) s.workers.clear();
   return s;
 }
 

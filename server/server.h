@@ -54,6 +54,9 @@ class Server {
 
  private:
   absl::Status StartThreads(common::UniqueFd listener, long fd_limit);
+  // The shutdown sequence for whatever has started (Shutdown() without its
+  // log lines, also used when Start() fails half-way).
+  void Stop();
   void StatsLoop();
 
   const ServerOptions options_;

@@ -58,8 +58,9 @@ absl::Status ServerOptions::Validate() const {
 }
 
 int ResolvedWorkers(const ServerOptions& options, int cpus) {
-  if (options.workers > 0) return options.workers;
-  return options.model == Model::kEvent ? std::max(cpus, 1) : 64;
+  if (options.model == Model::kClassic) return options.workers > 0 ? options.workers : 64;
+  cpus = std::max(cpus, 1);
+  return options.workers > 0 ? std::min(options.workers, cpus) : cpus;
 }
 
 int64_t ResolvedMaxConnections(const ServerOptions& options, long fd_limit, int workers) {

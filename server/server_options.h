@@ -38,7 +38,10 @@ struct ServerOptions {
   std::string port_file;
   int listen_backlog = 511;
   Model model = Model::kEvent;
-  int workers = 0;          // 0 = auto: usable CPUs (event), 64 (classic)
+  // 0 = auto: usable CPUs (event), 64 (classic). The event model runs at
+  // most one worker per usable CPU: its workers never wait for a client, so
+  // more than that would only add context switches.
+  int workers = 0;
   int queue_capacity = 256;
   int64_t max_connections = 0;  // 0 = auto: what the descriptor limit allows
   OverloadPolicy overload_policy = OverloadPolicy::kReject;
@@ -57,7 +60,8 @@ struct ServerOptions {
   absl::Status Validate() const;
 };
 
-// The pool size `workers` resolves to (auto: see above), for `cpus` usable CPUs.
+// The pool size `workers` resolves to (auto and cap: see above), for `cpus`
+// usable CPUs.
 int ResolvedWorkers(const ServerOptions& options, int cpus);
 
 // The session cap `max_connections` resolves to, given the descriptor limit

@@ -61,6 +61,11 @@ TEST(ServerOptionsTest, WorkersDefaultToUsableCpusInTheEventModel) {
   ServerOptions o;
   EXPECT_EQ(ResolvedWorkers(o, 2), 2);
   EXPECT_EQ(ResolvedWorkers(o, 1), 1);
+  o.workers = 1;
+  EXPECT_EQ(ResolvedWorkers(o, 2), 1);
+  o.workers = 64;  // more event workers than CPUs would only take turns
+  EXPECT_EQ(ResolvedWorkers(o, 2), 2);
+  o.workers = 0;
   o.model = Model::kClassic;  // a worker per client: a pool, not a CPU count
   EXPECT_EQ(ResolvedWorkers(o, 2), 64);
   o.workers = 7;

@@ -47,15 +47,18 @@ std::string StatsSnapshot::ToString() const {
     absl::StrAppend(&out, " errors_", kErrorNames[i], "=", errors[i]);
   }
   absl::StrAppend(&out, " emfile_episodes=", emfile_episodes,
-                  " shutdown_byes=", shutdown_goodbyes, " worker_sessions=",
-                  absl::StrJoin(workers, ",",
-                                [](std::string* o, const WorkerSnapshot& w) {
-                                  absl::StrAppend(o, w.sessions);
-                                }),
-                  " worker_busy_ms=",
-                  absl::StrJoin(workers, ",", [](std::string* o, const WorkerSnapshot& w) {
-                    absl::StrAppend(o, w.busy_ns / 1000000);
-                  }));
+                  " shutdown_byes=", shutdown_goodbyes);
+  if (!workers.empty()) {
+    absl::StrAppend(&out, " worker_sessions=",
+                    absl::StrJoin(workers, ",",
+                                  [](std::string* o, const WorkerSnapshot& w) {
+                                    absl::StrAppend(o, w.sessions);
+                                  }),
+                    " worker_busy_ms=",
+                    absl::StrJoin(workers, ",", [](std::string* o, const WorkerSnapshot& w) {
+                      absl::StrAppend(o, w.busy_ns / 1000000);
+                    }));
+  }
   return out;
 }
 

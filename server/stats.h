@@ -79,6 +79,8 @@ struct StatsSnapshot {
   std::array<int64_t, kErrorKinds> errors{};
   int64_t emfile_episodes = 0;   // runs of accept() failing for lack of fds
   int64_t shutdown_goodbyes = 0; // bye lines sent at shutdown
+  // Event model only (a classic worker holds one session at a time, so the
+  // split tells nothing); in the stats line when not empty.
   std::vector<WorkerSnapshot> workers;
 
   int64_t rejected_total() const;

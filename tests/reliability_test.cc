@@ -7,6 +7,7 @@
 // interval). The attacks of the outside review are in hostile_clients_test.cc.
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <sys/socket.h>
@@ -104,7 +105,7 @@ TEST_P(Reliability, FloodUnderBlockWaitsAndRecovers) {
 
 TEST_P(Reliability, OutOfFileDescriptorsNoSpinAndRecovers) {
   SubprocessOptions low_fds;
-  low_fds.rlimit_nofile = 64;
+  low_fds.rlimits[RLIMIT_NOFILE] = 64;
   // A session cap above the descriptor table, so the table itself runs out.
   auto server = Start({"--workers=4", "--queue_capacity=256", "--idle_timeout_ms=0",
                        "--max_connections=1000"},
