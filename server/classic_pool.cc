@@ -57,10 +57,14 @@ void ClassicPool::WorkerLoop(int index) {
 void ClassicPool::Serve(Connection conn, WorkerContext& context, WorkerCounters& counters) {
   AddOwned(counters.sessions, 1);
   Stats::Add(deps_.stats->active_sessions);
+  const absl::Time start = absl::Now();
+  counters.queue_wait.Record(start - conn.accepted_at);
   std::string peer = VLOG_IS_ON(1) ? common::PeerName(conn.socket) : std::string();
-  Session session(std::move(conn.socket), deps_.config, deps_.stats, absl::Now(),
-                  std::move(peer));
-  Session::Wait wait = session.Resume(absl::Now(), context);
+  Session session(std::move(conn.socket), deps_.config, deps_.stats, start, std::move(peer));
+  // A turn is a Resume(), not the wait for the client in poll().
+  counters.BeginTurn(start);
+  Session::Wait wait = session.Resume(start, context);
+  counters.EndTurn();
   while (wait.interest != Session::Interest::kDone) {
     pollfd fds[2] = {
         {session.fd(),
@@ -73,9 +77,12 @@ void ClassicPool::Serve(Connection conn, WorkerContext& context, WorkerCounters&
     if (nfds == 2 && fds[1].revents != 0 && stop_.notified()) {
       session.BeginShutdown(grace_deadline_);
     }
-    wait = session.Resume(absl::Now(), context);
+    const absl::Time now = absl::Now();
+    counters.BeginTurn(now);
+    wait = session.Resume(now, context);
+    counters.EndTurn();
   }
-  RetireSession(session, deps_, counters);
+  RetireSession(session, deps_, counters, absl::Now());
 }
 
 }  // namespace server

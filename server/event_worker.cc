@@ -80,6 +80,7 @@ void EventWorker::Run() {
     const int n = ::epoll_wait(epoll_.get(), events, kMaxEvents,
                                common::PollTimeoutMs(deadlines_.Next()));
     const absl::Time now = absl::Now();
+    counters_->BeginTurn(now);
     if (n < 0) PCHECK(errno == EINTR) << "epoll_wait";
     for (int i = 0; i < n; ++i) {
       // A stop is noticed between sessions, not only when the doorbell's
@@ -92,6 +93,7 @@ void EventWorker::Run() {
       }
     }
     RunDue(now);
+    counters_->EndTurn();
     AddOwned(counters_->busy_ns, absl::ToInt64Nanoseconds(absl::Now() - now));
     if (stopping_ && live_ == 0) return;
   }
@@ -141,6 +143,7 @@ void EventWorker::StartSession(Connection conn, absl::Time now) {
                                                     : absl::string_view());
     return;
   }
+  counters_->queue_wait.Record(now - conn.accepted_at);
   std::string peer = VLOG_IS_ON(1) ? common::PeerName(conn.socket) : std::string();
   Slot& slot = slots_[index];
   slot.session =
@@ -176,7 +179,7 @@ void EventWorker::Drive(uint32_t index, absl::Time now) {
   Slot& slot = slots_[index];
   const Session::Wait wait = slot.session->Resume(now, context_);
   if (wait.interest == Session::Interest::kDone) {
-    Release(index);
+    Release(index, now);
     return;
   }
   slot.interest = wait.interest;
@@ -188,7 +191,7 @@ void EventWorker::Drive(uint32_t index, absl::Time now) {
   deadlines_.Set(IdOf(index), slot.timer, wait.deadline);
 }
 
-void EventWorker::Release(uint32_t index) {
+void EventWorker::Release(uint32_t index, absl::Time now) {
   Slot& slot = slots_[index];
   deadlines_.Remove(IdOf(index), slot.timer);
   if (slot.parked) AddOwned(counters_->parked, -1);
@@ -197,7 +200,7 @@ void EventWorker::Release(uint32_t index) {
     // The socket lives on in the lingering closer: stop watching it here.
     ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, slot.session->fd(), nullptr);
   }
-  RetireSession(*slot.session, deps_, *counters_);
+  RetireSession(*slot.session, deps_, *counters_, now);
   slot.session.reset();  // closes the socket (and with it its epoll watch)
   ++slot.generation;
   if (slot.generation == 0) slot.generation = 1;

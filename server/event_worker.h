@@ -79,7 +79,7 @@ class EventWorker {
   void OnSessionEvent(uint64_t id, uint32_t events, absl::Time now);
   void RunDue(absl::Time now);
   void Drive(uint32_t index, absl::Time now);
-  void Release(uint32_t index);
+  void Release(uint32_t index, absl::Time now);
   void BeginStop(absl::Time now);
   Slot* Find(uint64_t id);
   uint64_t IdOf(uint32_t index) const;

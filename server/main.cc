@@ -1,8 +1,9 @@
 // The echo server binary: flags -> ServerOptions, signals -> graceful stop.
 //
 // Exit codes: 0 after a graceful stop; 1 if start-up fails (port in use,
-// permission denied, unwritable --port_file); 2 for invalid flags; 128+N when
-// a second signal N cuts the graceful stop short.
+// permission denied, unwritable --port_file, no thread, a bad socket from
+// systemd); 2 for invalid flags; 128+N when a second signal N cuts the
+// graceful stop short.
 
 #include <signal.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
 #include "common/process_init.h"
+#include "common/socket_activation.h"
 #include "gflags/gflags.h"
 #include "glog/logging.h"
 #include "server/server.h"
@@ -65,6 +67,16 @@ DEFINE_int64(shutdown_grace_ms, kDefaults.shutdown_grace_ms,
              "On SIGINT/SIGTERM, how long running sessions get to finish.");
 DEFINE_int64(stats_interval_ms, kDefaults.stats_interval_ms,
              "Log a stats line this often (0 = only at shutdown).");
+DEFINE_int64(drain_delay_ms, kDefaults.drain_delay_ms,
+             "On SIGTERM, report not ready on /readyz but keep accepting and serving this long "
+             "before closing the listener, so a load balancer can stop sending clients first.");
+DEFINE_int32(metrics_port, kDefaults.metrics_port,
+             "Serve /metrics (Prometheus), /healthz and /readyz on this port (0 = off).");
+DEFINE_string(metrics_host, kDefaults.metrics_host,
+              "Address of the metrics port (a numeric IPv4 or IPv6 address).");
+DEFINE_string(metrics_port_file, "",
+              "Write the metrics port here once serving; with --metrics_port=0 this turns the "
+              "endpoint on at any free port.");
 
 namespace {
 
@@ -94,6 +106,10 @@ absl::StatusOr<server::ServerOptions> OptionsFromFlags() {
   o.framing = *framing;
   o.shutdown_grace_ms = FLAGS_shutdown_grace_ms;
   o.stats_interval_ms = FLAGS_stats_interval_ms;
+  o.drain_delay_ms = FLAGS_drain_delay_ms;
+  o.metrics_port = FLAGS_metrics_port;
+  o.metrics_host = FLAGS_metrics_host;
+  o.metrics_port_file = FLAGS_metrics_port_file;
   absl::Status valid = o.Validate();
   if (!valid.ok()) return valid;
   return o;
@@ -117,6 +133,14 @@ int main(int argc, char** argv) {
     return common::kExitUsage;
   }
 
+  // Under systemd socket activation the listening socket is descriptor 3
+  // (taken before any thread starts: it edits the environment).
+  auto activated = common::TakeActivatedListener();
+  if (!activated.ok()) {
+    std::cerr << "error: socket activation: " << activated.status().message() << "\n";
+    return 1;
+  }
+
   // Signals are taken synchronously by this thread (sigwait), never by a
   // handler interrupting a worker: block them before any thread starts so
   // every thread inherits the mask.
@@ -127,6 +151,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   server::Server server(*options);
+  if (activated->has_value()) server.UseListener(std::move(**activated));
   absl::Status started = server.Start();
   if (!started.ok()) {
     std::cerr << "error: " << started.message() << "\n";

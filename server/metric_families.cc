@@ -41,6 +41,24 @@ prometheus::MetricFamily GaugeFamily(std::string name, std::string help, double 
   return family;
 }
 
+prometheus::MetricFamily HistogramFamily(std::string name, std::string help,
+                                         const std::vector<double>& upper_bounds,
+                                         const std::vector<uint64_t>& counts, double sum) {
+  CHECK_EQ(counts.size(), upper_bounds.size() + 1);
+  prometheus::MetricFamily family =
+      Family(std::move(name), std::move(help), prometheus::MetricType::Histogram);
+  prometheus::ClientMetric sample;
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < upper_bounds.size(); ++i) {
+    cumulative += counts[i];
+    sample.histogram.bucket.push_back({cumulative, upper_bounds[i]});
+  }
+  sample.histogram.sample_count = cumulative + counts.back();
+  sample.histogram.sample_sum = sum;
+  family.metric.push_back(std::move(sample));
+  return family;
+}
+
 void AddSample(prometheus::MetricFamily& family, const prometheus::Labels& labels, double value) {
   prometheus::ClientMetric sample;
   for (const auto& [name, label_value] : labels) {

@@ -27,7 +27,9 @@
 //
 // Thread safety: stateless functions.
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "prometheus/labels.h"
 #include "prometheus/metric_family.h"
@@ -44,6 +46,13 @@ prometheus::MetricFamily GaugeFamily(std::string name, std::string help, double 
 // label value with AddSample.
 prometheus::MetricFamily CounterFamily(std::string name, std::string help);
 prometheus::MetricFamily GaugeFamily(std::string name, std::string help);
+
+// A histogram family holding one unlabelled sample: `upper_bounds`
+// ascending, `counts` per bucket (not cumulative) plus one last count for
+// observations above every bound, and the sum of all observations.
+prometheus::MetricFamily HistogramFamily(std::string name, std::string help,
+                                         const std::vector<double>& upper_bounds,
+                                         const std::vector<uint64_t>& counts, double sum);
 
 // Appends a sample with `labels` (e.g. {{"reason", "idle_timeout"}}) to a
 // family made by CounterFamily or GaugeFamily.

@@ -43,6 +43,17 @@ TEST(MetricFamiliesTest, LabelledSamples) {
             "echo_depth{queue=\"a\\\"b\"} -2\n");
 }
 
+TEST(MetricFamiliesTest, HistogramBucketsAreCumulative) {
+  EXPECT_EQ(Serialize({HistogramFamily("echo_wait_seconds", "Wait.", {0.1, 1}, {2, 1, 4}, 9.5)}),
+            "# HELP echo_wait_seconds Wait.\n"
+            "# TYPE echo_wait_seconds histogram\n"
+            "echo_wait_seconds_count 7\n"
+            "echo_wait_seconds_sum 9.5\n"
+            "echo_wait_seconds_bucket{le=\"0.1\"} 2\n"
+            "echo_wait_seconds_bucket{le=\"1\"} 3\n"
+            "echo_wait_seconds_bucket{le=\"+Inf\"} 7\n");
+}
+
 TEST(MetricFamiliesDeathTest, InvalidNamesAreProgrammerErrors) {
   EXPECT_DEATH(CounterFamily("echo lines", "spaces are not allowed", 1), "invalid metric name");
   prometheus::MetricFamily family = GaugeFamily("echo_depth", "Depth.");

@@ -14,12 +14,17 @@
 #include "glog/logging.h"
 #include "server/classic_pool.h"
 #include "server/event_pool.h"
+#include "server/process_metrics.h"
+#include "server/server_metrics.h"
 
 namespace server {
 namespace {
 
 // How long a server-closed socket may linger for the client to hang up.
 constexpr absl::Duration kLinger = absl::Seconds(2);
+// A worker whose turn has lasted this long is wedged: /healthz says so. (A
+// turn is bounded work: at most 16 reads, each bounded by the output cap.)
+constexpr absl::Duration kWedged = absl::Seconds(10);
 
 // Sockets may linger while descriptors are scarce only up to a share of the
 // descriptor limit, keeping the rest for clients being served.
@@ -37,6 +42,11 @@ Server::Server(ServerOptions options)
 
 Server::~Server() { Shutdown(); }
 
+void Server::UseListener(common::UniqueFd listener) {
+  CHECK(!running_) << "UseListener() after Start()";
+  inherited_listener_ = std::move(listener);
+}
+
 absl::Status Server::Start() {
   CHECK(!running_) << "Start() called twice";
   // Every client costs a descriptor: take all the kernel allows.
@@ -49,7 +59,10 @@ absl::Status Server::Start() {
                  << "for a client, so more would only take turns on the same CPUs)";
   }
   max_connections_ = ResolvedMaxConnections(options_, fd_limit, workers_);
-  auto listener = common::Listen(options_.host, options_.port, options_.listen_backlog);
+  const bool inherited = inherited_listener_.valid();
+  auto listener = inherited
+                      ? absl::StatusOr<common::UniqueFd>(std::move(inherited_listener_))
+                      : common::Listen(options_.host, options_.port, options_.listen_backlog);
   if (!listener.ok()) return listener.status();
   auto port = common::BoundPort(*listener);
   if (!port.ok()) return port.status();
@@ -60,6 +73,13 @@ absl::Status Server::Start() {
     Stop();  // whatever did start: nothing may be left running
     return absl::Status(started.code(), absl::StrCat("cannot start: ", started.message()));
   }
+  if (options_.metrics_enabled()) {
+    absl::Status metrics = StartMetrics();
+    if (!metrics.ok()) {
+      Stop();
+      return metrics;
+    }
+  }
   // Last: the port file tells scripts the server is ready to serve.
   if (!options_.port_file.empty()) {
     absl::Status written = common::WritePortFile(options_.port_file, port_);
@@ -69,9 +89,15 @@ absl::Status Server::Start() {
     }
   }
   running_ = true;
+  ready_.store(true, std::memory_order_release);
 
-  LOG(INFO) << "listening on " << options_.host << " port " << port_
-            << " model=" << ModelName(options_.model) << " workers=" << workers_
+  if (inherited) {
+    LOG(INFO) << "serving on the listening socket passed by systemd (port " << port_
+              << "); --host and --port do not apply";
+  }
+  if (metrics_) LOG(INFO) << "metrics, /healthz and /readyz on http://" << metrics_->address();
+  LOG(INFO) << "listening on " << (inherited ? "inherited socket" : options_.host) << " port "
+            << port_ << " model=" << ModelName(options_.model) << " workers=" << workers_
             << (options_.workers == 0 ? absl::StrCat(" (auto: ", cpus, " usable CPUs)") : "")
             << " max_connections=" << max_connections_
             << (options_.max_connections == 0
@@ -114,11 +140,54 @@ absl::Status Server::StartThreads(common::UniqueFd listener, long fd_limit) {
   return absl::OkStatus();
 }
 
+absl::Status Server::StartMetrics() {
+  MetricsEndpoint::Options o;
+  o.host = options_.metrics_host;
+  o.port = options_.metrics_port;
+  o.healthy = [this] { return healthy(); };
+  o.ready = [this] { return ready(); };
+  auto endpoint = MetricsEndpoint::Start(std::move(o));
+  if (!endpoint.ok()) {
+    return absl::Status(endpoint.status().code(),
+                        absl::StrCat("--metrics_port: ", endpoint.status().message()));
+  }
+  metrics_ = std::move(*endpoint);
+  metrics_->RegisterCollectable(std::make_shared<ProcessMetrics>());
+  metrics_->RegisterCollectable(
+      std::make_shared<ServerMetrics>([this] { return stats(); }, max_connections_));
+  if (!options_.metrics_port_file.empty()) {
+    absl::Status written = common::WritePortFile(options_.metrics_port_file, metrics_->port());
+    if (!written.ok()) {
+      return absl::Status(written.code(),
+                          absl::StrCat("--metrics_port_file: ", written.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+bool Server::healthy() const {
+  if (!running_) return false;
+  const int64_t now = absl::ToUnixNanos(absl::Now());
+  for (const WorkerSnapshot& w : stats().workers) {
+    if (w.turn_started_ns != 0 && absl::Nanoseconds(now - w.turn_started_ns) > kWedged) {
+      return false;
+    }
+  }
+  return true;
+}
+
 void Server::Shutdown() {
   if (!running_) return;
-  running_ = false;
+  // Not ready from now on; a load balancer watching /readyz stops sending
+  // clients while the listener is still open.
+  ready_.store(false, std::memory_order_release);
+  if (options_.drain_delay_ms > 0) {
+    LOG(INFO) << "draining: not ready, still serving for " << options_.drain_delay_ms << " ms";
+    absl::SleepFor(absl::Milliseconds(options_.drain_delay_ms));
+  }
   LOG(INFO) << "shutting down: grace period " << options_.shutdown_grace_ms << " ms";
   Stop();
+  running_ = false;
   LOG(INFO) << "stopped: " << stats().ToString();
 }
 
@@ -149,6 +218,7 @@ void Server::Stop() {
   if (closer_) closer_->Stop(std::max(grace_deadline, absl::Now() + absl::Milliseconds(100)));
   stopped_.Notify();
   if (stats_thread_.joinable()) stats_thread_.join();
+  metrics_.reset();
 }
 
 StatsSnapshot Server::stats() const {
@@ -156,7 +226,7 @@ StatsSnapshot Server::stats() const {
       stats_.Snapshot(pool_ ? pool_->counters() : std::vector<const WorkerCounters*>{});
   s.queued_now = static_cast<int64_t>(queue_.size());
   s.queued_peak = static_cast<int64_t>(queue_.peak_size());
-  if (options_.model == Model::kClassic) s.workers.clear();
+  s.show_workers = options_.model == Model::kEvent;
   return s;
 }
 

@@ -10,13 +10,21 @@
 //                             │                             classic)
 //                             └──────────────► LingeringCloser ◄────────┘
 //
-// Shutdown order: stop accepting and close the listener; close the queue and
-// tell each client still waiting in it goodbye; give running sessions the
-// grace period; join every thread; log the final stats.
+// Operations: with --metrics_port (or --metrics_port_file) a MetricsEndpoint
+// serves /metrics (ServerMetrics and the process_* series), /healthz (every
+// worker's current turn is younger than a few seconds: none is wedged) and
+// /readyz (accepting and not draining).
 //
-// Thread safety: Start() and Shutdown() from one controlling thread;
-// stats() and port() from any thread.
+// Shutdown order: not ready any more; keep serving for --drain_delay_ms (a
+// load balancer watching /readyz stops sending clients); stop accepting and
+// close the listener; close the queue and tell each client still waiting in
+// it goodbye; give running sessions the grace period; join every thread;
+// stop the metrics endpoint; log the final stats.
+//
+// Thread safety: UseListener(), Start() and Shutdown() from one controlling
+// thread; stats(), port(), ready() and healthy() from any thread.
 
+#include <atomic>
 #include <memory>
 #include <thread>
 
@@ -26,6 +34,7 @@
 #include "server/acceptor.h"
 #include "server/connection.h"
 #include "server/lingering_closer.h"
+#include "server/metrics_endpoint.h"
 #include "server/server_options.h"
 #include "server/session.h"
 #include "server/stats.h"
@@ -40,6 +49,10 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
+  // Serve on `listener` (already bound and listening, e.g. passed by systemd)
+  // instead of binding --host/--port. Before Start().
+  void UseListener(common::UniqueFd listener);
+
   // Binds, starts every thread, writes --port_file (last: its appearance
   // means "ready") and logs one start-up line. On error nothing is left
   // running.
@@ -51,9 +64,14 @@ class Server {
 
   int port() const { return port_; }
   StatsSnapshot stats() const;
+  // Accepting clients, not draining: /readyz.
+  bool ready() const { return ready_.load(std::memory_order_acquire); }
+  // No worker is stuck in one turn: /healthz.
+  bool healthy() const;
 
  private:
   absl::Status StartThreads(common::UniqueFd listener, long fd_limit);
+  absl::Status StartMetrics();
   // The shutdown sequence for whatever has started (Shutdown() without its
   // log lines, also used when Start() fails half-way).
   void Stop();
@@ -66,14 +84,18 @@ class Server {
   std::unique_ptr<LingeringCloser> closer_;
   std::unique_ptr<WorkerPool> pool_;
   std::unique_ptr<Acceptor> acceptor_;
+  common::UniqueFd inherited_listener_;
   common::WakeupFd stop_accepting_;
+  std::atomic<bool> ready_{false};
   absl::Notification stopped_;
   std::thread acceptor_thread_;
   std::thread stats_thread_;
   int workers_ = 0;
   int64_t max_connections_ = 0;
   int port_ = 0;
-  bool running_ = false;
+  std::atomic<bool> running_{false};  // read by /healthz
+  // Last, so it is destroyed first: no scrape reads the rest afterwards.
+  std::unique_ptr<MetricsEndpoint> metrics_;
 };
 
 }  // namespace server

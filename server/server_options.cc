@@ -40,6 +40,8 @@ absl::Status ServerOptions::Validate() const {
            CheckRange("max_line_bytes", max_line_bytes, 1, 64 << 20),
            CheckRange("shutdown_grace_ms", shutdown_grace_ms, 0, kOneDayMs),
            CheckRange("stats_interval_ms", stats_interval_ms, 0, kOneDayMs),
+           CheckRange("drain_delay_ms", drain_delay_ms, 0, kOneDayMs),
+           CheckRange("metrics_port", metrics_port, 0, 65535),
            CheckRange("max_output_bytes", max_output_bytes, 1024, int64_t{1} << 30),
            CheckNoNewline("welcome", welcome),
            CheckNoNewline("reply_prefix", reply_prefix),

@@ -54,6 +54,14 @@ struct ServerOptions {
   Framing framing = Framing::kLine;
   int64_t shutdown_grace_ms = 5000;
   int64_t stats_interval_ms = 60000;  // 0 = only at shutdown
+  int64_t drain_delay_ms = 0;  // on SIGTERM: not ready, still serving, this long
+  // The metrics endpoint is on when metrics_port > 0, or when
+  // metrics_port_file is set (then with metrics_port 0: any free port,
+  // written to that file, as --port=0 with --port_file).
+  int metrics_port = 0;
+  std::string metrics_host = "127.0.0.1";
+  std::string metrics_port_file;
+  bool metrics_enabled() const { return metrics_port > 0 || !metrics_port_file.empty(); }
 
   // OK, or InvalidArgument whose message names the flag, e.g.
   // "--workers must be between 1 and 100000 (got 0)".

@@ -52,6 +52,7 @@ Session::Session(common::UniqueFd socket, const SessionConfig* config, Stats* st
       config_(config),
       stats_(stats),
       peer_(std::move(peer)),
+      started_(now),
       framer_(config->max_line_bytes),
       idle_deadline_(now + config->idle_timeout) {
   if (!config_->welcome_line.empty()) {

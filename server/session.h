@@ -132,6 +132,7 @@ class Session {
   // For registering with poll()/epoll by the thread that runs the session.
   int fd() const { return socket_.get(); }
   const std::string& peer() const { return peer_; }
+  absl::Time started() const { return started_; }
 
   // After Resume() returned kDone: hands the socket over for closing.
   common::UniqueFd ReleaseSocket() { return std::move(socket_); }
@@ -157,6 +158,7 @@ class Session {
   const SessionConfig* const config_;
   Stats* const stats_;
   const std::string peer_;
+  const absl::Time started_;
   common::LineFramer framer_;
   std::string out_;        // replies the socket has not taken yet
   size_t out_pos_ = 0;     // out_[0, out_pos_) already sent

@@ -48,7 +48,7 @@ std::string StatsSnapshot::ToString() const {
   }
   absl::StrAppend(&out, " emfile_episodes=", emfile_episodes,
                   " shutdown_byes=", shutdown_goodbyes);
-  if (!workers.empty()) {
+  if (show_workers && !workers.empty()) {
     absl::StrAppend(&out, " worker_sessions=",
                     absl::StrJoin(workers, ",",
                                   [](std::string* o, const WorkerSnapshot& w) {
@@ -73,11 +73,16 @@ StatsSnapshot Stats::Snapshot(const std::vector<const WorkerCounters*>& workers)
   for (int i = 0; i < kErrorKinds; ++i) s.errors[i] = Get(errors_[i]);
   s.emfile_episodes = Get(emfile_episodes);
   s.shutdown_goodbyes = Get(shutdown_goodbyes);
+  s.queue_wait = DurationHistogram::Empty(kQueueWaitBounds);
+  s.session_duration = DurationHistogram::Empty(kSessionDurationBounds);
   for (const WorkerCounters* w : workers) {
     s.lines_echoed += Get(w->lines);
     s.bytes_echoed += Get(w->bytes);
     s.parked_sessions += Get(w->parked);
-    s.workers.push_back({Get(w->sessions), Get(w->parked), Get(w->busy_ns)});
+    s.workers.push_back(
+        {Get(w->sessions), Get(w->parked), Get(w->busy_ns), Get(w->turn_started_ns)});
+    w->queue_wait.AddTo(s.queue_wait);
+    w->session_duration.AddTo(s.session_duration);
   }
   return s;
 }

@@ -17,6 +17,8 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "server/duration_histogram.h"
 
 namespace server {
 
@@ -50,6 +52,16 @@ struct alignas(64) WorkerCounters {
   std::atomic<int64_t> busy_ns{0};   // time spent running sessions
   std::atomic<int64_t> lines{0};
   std::atomic<int64_t> bytes{0};
+  // When the worker's current turn began (Unix ns), 0 while it waits: a
+  // turn that never ends means a wedged worker (the health check).
+  std::atomic<int64_t> turn_started_ns{0};
+  DurationHistogram queue_wait{kQueueWaitBounds};              // accepted -> first turn
+  DurationHistogram session_duration{kSessionDurationBounds};  // first turn -> end
+
+  void BeginTurn(absl::Time now) {
+    turn_started_ns.store(absl::ToUnixNanos(now), std::memory_order_relaxed);
+  }
+  void EndTurn() { turn_started_ns.store(0, std::memory_order_relaxed); }
 };
 
 // Adds to a counter only its owning thread writes: a plain load and store,
@@ -62,6 +74,7 @@ struct WorkerSnapshot {
   int64_t sessions = 0;
   int64_t parked = 0;
   int64_t busy_ns = 0;
+  int64_t turn_started_ns = 0;  // 0: waiting
 };
 
 struct StatsSnapshot {
@@ -79,9 +92,12 @@ struct StatsSnapshot {
   std::array<int64_t, kErrorKinds> errors{};
   int64_t emfile_episodes = 0;   // runs of accept() failing for lack of fds
   int64_t shutdown_goodbyes = 0; // bye lines sent at shutdown
-  // Event model only (a classic worker holds one session at a time, so the
-  // split tells nothing); in the stats line when not empty.
+  // Per worker. The stats line shows them for the event model only (a
+  // classic worker holds one session at a time, so the split tells nothing).
   std::vector<WorkerSnapshot> workers;
+  bool show_workers = true;
+  DurationHistogram::Snapshot queue_wait;
+  DurationHistogram::Snapshot session_duration;
 
   int64_t rejected_total() const;
   int64_t errors_total() const;

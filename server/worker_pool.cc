@@ -17,8 +17,10 @@ std::vector<const WorkerCounters*> WorkerPool::counters() const {
   return out;
 }
 
-void RetireSession(Session& session, const WorkerPool::Deps& deps, WorkerCounters& counters) {
+void RetireSession(Session& session, const WorkerPool::Deps& deps, WorkerCounters& counters,
+                   absl::Time now) {
   if (session.wants_graceful_close()) deps.closer->Close(session.ReleaseSocket());
+  counters.session_duration.Record(now - session.started());
   AddOwned(counters.sessions, -1);
   Stats::Add(deps.stats->active_sessions, -1);
   Stats::Add(deps.stats->open_connections, -1);

@@ -72,10 +72,11 @@ class WorkerPool {
   std::vector<std::unique_ptr<WorkerCounters>> counters_;
 };
 
-// A session whose Resume() returned kDone, on the worker whose `counters`
-// held it: hands its socket to the lingering closer if the server spoke
-// last (else it closes with the session), and updates the counters.
-void RetireSession(Session& session, const WorkerPool::Deps& deps, WorkerCounters& counters);
+// A session whose Resume() returned kDone at `now`, on the worker whose
+// `counters` held it: hands its socket to the lingering closer if the server
+// spoke last (else it closes with the session), and updates the counters.
+void RetireSession(Session& session, const WorkerPool::Deps& deps, WorkerCounters& counters,
+                   absl::Time now);
 
 }  // namespace server
 

@@ -69,6 +69,38 @@ std::unique_ptr<ServerProcess> BothModels::Start(std::vector<std::string> flags,
   return server;
 }
 
+int FreePort() {
+  auto listener = common::Listen("127.0.0.1", 0, 1);
+  if (!listener.ok()) return -1;
+  auto port = common::BoundPort(*listener);
+  return port.ok() ? *port : -1;
+}
+
+HttpResponse HttpGet(int port, const std::string& path) {
+  HttpResponse response;
+  auto socket = common::Connect("127.0.0.1", port, absl::Seconds(5));
+  if (!socket.ok()) return response;
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  const std::string request = absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: localhost\r\n\r\n");
+  if (!common::SendAll(*socket, request, deadline).ok()) return response;
+  std::string raw;
+  char buf[4096];
+  for (;;) {
+    auto n = common::RecvSome(*socket, buf, sizeof(buf), deadline);
+    if (!n.ok() || *n == 0) break;
+    raw.append(buf, *n);
+  }
+  // "HTTP/1.x NNN reason\r\n...headers...\r\n\r\nbody"
+  const size_t space = raw.find(' ');
+  const size_t body = raw.find("\r\n\r\n");
+  if (space == std::string::npos || body == std::string::npos ||
+      !absl::SimpleAtoi(raw.substr(space + 1, 3), &response.status)) {
+    return response;
+  }
+  response.body = raw.substr(body + 4);
+  return response;
+}
+
 bool ServesOneMore(const ServerProcess& server, const std::string& line) {
   ClientResult r = RunClient({"--port_file=" + server.port_file(), "--timeout_ms=10000",
                               "--quiet", line});

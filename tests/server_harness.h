@@ -79,6 +79,17 @@ struct ClientResult {
   std::string err;
 };
 
+// A loopback port that was free a moment ago, for programs that cannot bind
+// port 0 and say which port they got (Prometheus, systemd-socket-activate).
+int FreePort();
+
+// One HTTP/1.0 GET on loopback: the status code (-1 if no response) and body.
+struct HttpResponse {
+  int status = -1;
+  std::string body;
+};
+HttpResponse HttpGet(int port, const std::string& path);
+
 // Whether the server still serves: a new client gets `line` echoed.
 bool ServesOneMore(const ServerProcess& server, const std::string& line = "still alive");
 
