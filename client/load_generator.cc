@@ -146,13 +146,16 @@ void Worker::Connect(Conn& c, int64_t now) {
 
 void Worker::Kill(Conn& c, int64_t* counter) {
   if (counter != nullptr) ++*counter;
+  // The server ended the session with a closing line: come back, if asked to.
+  const bool reconnect = options_.reconnect && !shared_->stop.load(std::memory_order_relaxed) &&
+                         (counter == &report_.server_closed || counter == &report_.busy);
   if (c.state == State::kConnecting) --connecting_;
   if (c.state == State::kWelcome || c.state == State::kAwaiting || c.state == State::kHolding) {
     --open_now_;
     shared_->open.fetch_sub(1, std::memory_order_relaxed);
   }
   c.fd.Reset();  // closing also removes it from the epoll set
-  c.state = State::kDead;
+  c.state = reconnect ? State::kIdle : State::kDead;
 }
 
 void Worker::SendNext(Conn& c, int64_t now) {
@@ -192,7 +195,7 @@ void Worker::Flush(Conn& c) {
       if (!c.want_write) Watch(c, true);
       return;
     }
-    Kill(c, &report_.server_closed);
+    Kill(c, &report_.resets);
     return;
   }
   ++report_.lines_sent;
@@ -208,6 +211,7 @@ void Worker::OnConnected(Conn& c, uint32_t events, int64_t now) {
     return;
   }
   ++open_now_;
+  ++report_.sessions;
   shared_->open.fetch_add(1, std::memory_order_relaxed);
   report_.connections_established = std::max(report_.connections_established, open_now_);
   if (options_.raw) {
@@ -224,7 +228,9 @@ void Worker::OnReadable(Conn& c, int64_t now) {
   ssize_t n = ::recv(c.fd.get(), buf_, sizeof(buf_), 0);
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
   if (n <= 0) {
-    Kill(c, &report_.server_closed);
+    // A closing line ends the session before its EOF arrives; an EOF or a
+    // reset here came without one.
+    Kill(c, n == 0 ? &report_.eofs : &report_.resets);
     return;
   }
   absl::string_view data(buf_, static_cast<size_t>(n));
@@ -232,12 +238,15 @@ void Worker::OnReadable(Conn& c, int64_t now) {
     size_t nl = data.find('\n');
     c.line.append(data.data(), nl == absl::string_view::npos ? data.size() : nl + 1);
     if (nl == absl::string_view::npos) return;
-    if (c.line.rfind("busy:", 0) == 0) {
-      Kill(c, &report_.busy);
+    if (common::IsClosingLine(c.line)) {  // in place of the welcome
+      Kill(c, c.line.rfind("busy:", 0) == 0 ? &report_.busy : &report_.server_closed);
       return;
     }
-    if (nl + 1 != data.size()) {  // nothing may follow the welcome unasked
-      Kill(c, &report_.mismatches);
+    if (nl + 1 != data.size()) {
+      // Nothing may follow the welcome unasked but a closing line (a server
+      // that began to stop right after welcoming this client).
+      Kill(c, common::MayBeClosingLine(data.substr(nl + 1)) ? &report_.server_closed
+                                                             : &report_.mismatches);
       return;
     }
     if (options_.mode == LoadOptions::Mode::kIdle && options_.idle_after_lines == 0) {
@@ -410,10 +419,10 @@ std::string LoadReport::ToText() const {
       "round trips: %d in %.2f s = %.0f/s, %.2f MB/s received\n"
       "latency us:  p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n"
       "errors:      connect_failures %d  busy %d  timeouts %d  mismatches %d  "
-      "server_closed %d\n",
+      "server_closed %d  eofs %d  resets %d\n",
       connections_requested, connections_established, connections_served, round_trips, n.seconds,
       n.rtt_per_s, n.mb_per_s, n.p50, n.p90, n.p99, n.p999, n.max, connect_failures, busy,
-      timeouts, mismatches, server_closed);
+      timeouts, mismatches, server_closed, eofs, resets);
 }
 
 std::string LoadReport::ToJson() const {
@@ -423,10 +432,10 @@ std::string LoadReport::ToJson() const {
       "\"lines_sent\":%d,\"elapsed_s\":%.3f,\"rtt_per_s\":%.1f,\"mb_per_s\":%.3f,"
       "\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,"
       "\"connect_failures\":%d,\"busy\":%d,\"timeouts\":%d,\"mismatches\":%d,"
-      "\"server_closed\":%d}",
+      "\"server_closed\":%d,\"eofs\":%d,\"resets\":%d,\"sessions\":%d}",
       connections_requested, connections_established, connections_served, round_trips,
       lines_sent, n.seconds, n.rtt_per_s, n.mb_per_s, n.p50, n.p90, n.p99, n.p999, n.max,
-      connect_failures, busy, timeouts, mismatches, server_closed);
+      connect_failures, busy, timeouts, mismatches, server_closed, eofs, resets, sessions);
 }
 
 LoadReport RunLoad(const LoadOptions& options) {
@@ -495,6 +504,9 @@ LoadReport RunLoad(const LoadOptions& options) {
     total.timeouts += r.timeouts;
     total.mismatches += r.mismatches;
     total.server_closed += r.server_closed;
+    total.eofs += r.eofs;
+    total.resets += r.resets;
+    total.sessions += r.sessions;
   }
   return total;
 }

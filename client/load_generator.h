@@ -57,6 +57,9 @@ struct LoadOptions {
   // Optional: setting it ends the run early (e.g. a benchmark holding idle
   // connections while it measures something else).
   const std::atomic<bool>* stop = nullptr;
+  // After the server ends a session with a closing line (bye, busy, error),
+  // connect again, as a well-behaved client would (rolling restarts).
+  bool reconnect = false;
 };
 
 struct LoadReport {
@@ -75,7 +78,10 @@ struct LoadReport {
   int64_t busy = 0;                     // "busy" line instead of a welcome
   int64_t timeouts = 0;
   int64_t mismatches = 0;               // reply differs from what was sent
-  int64_t server_closed = 0;            // server ended the session (bye/error/EOF)
+  int64_t server_closed = 0;            // server ended the session with a closing line
+  int64_t eofs = 0;                     // EOF without a closing line
+  int64_t resets = 0;                   // connection reset (recv/send failed)
+  int64_t sessions = 0;                 // connections established (welcomed or not)
 
   double round_trips_per_second() const;
   double megabytes_per_second() const;

@@ -44,6 +44,10 @@ DEFINE_int64(duration_ms, 0, "Run this long (or use --requests).");
 DEFINE_int64(requests, 0, "Stop after this many round trips in total (or use --duration_ms).");
 DEFINE_int32(payload_bytes, 64, "Bytes per line sent, newline included (min 16).");
 DEFINE_int32(load_threads, 1, "Event-loop threads of the generator.");
+DEFINE_double(disconnect_probability, 0,
+              "After each verified reply, close and reconnect with this probability.");
+DEFINE_bool(reconnect, false,
+            "When the server ends a session with a closing line (bye, busy), connect again.");
 DEFINE_bool(json, false, "Print the report as one JSON object.");
 DEFINE_bool(progress, isatty(STDERR_FILENO) != 0,
             "Show a progress line on stderr once a second (default: when stderr is a tty).");
@@ -84,10 +88,12 @@ int RunLoad(const std::string& host, int port, bool raw, absl::Duration timeout)
   }
   if (FLAGS_connections < 1 || FLAGS_load_threads < 1 || FLAGS_payload_bytes < 16 ||
       FLAGS_duration_ms < 0 || FLAGS_requests < 0 ||
-      (FLAGS_duration_ms == 0) == (FLAGS_requests == 0)) {
+      (FLAGS_duration_ms == 0) == (FLAGS_requests == 0) || FLAGS_disconnect_probability < 0 ||
+      FLAGS_disconnect_probability > 1) {
     std::fprintf(stderr,
-                 "error: --load needs --connections>=1, --payload_bytes>=16 and exactly one of "
-                 "--duration_ms or --requests\n");
+                 "error: --load needs --connections>=1, --payload_bytes>=16, "
+                 "--disconnect_probability in [0, 1] and exactly one of --duration_ms or "
+                 "--requests\n");
     return client::kExitUsage;
   }
   options.connections = FLAGS_connections;
@@ -96,6 +102,8 @@ int RunLoad(const std::string& host, int port, bool raw, absl::Duration timeout)
   options.payload_bytes = FLAGS_payload_bytes;
   options.threads = FLAGS_load_threads;
   options.progress = FLAGS_progress;
+  options.disconnect_probability = FLAGS_disconnect_probability;
+  options.reconnect = FLAGS_reconnect;
   client::LoadReport report = client::RunLoad(options);
   if (FLAGS_json) {
     std::printf("%s\n", report.ToJson().c_str());

@@ -89,7 +89,8 @@ absl::Status ErrnoStatus(int err, absl::string_view what) {
   return absl::ErrnoToStatus(err, what);
 }
 
-absl::StatusOr<UniqueFd> Listen(absl::string_view host, int port, int backlog) {
+absl::StatusOr<UniqueFd> Listen(absl::string_view host, int port, int backlog,
+                                bool reuse_port) {
   auto addrs = ResolveAll(host, port, /*passive=*/true);
   if (!addrs.ok()) return addrs.status();
   absl::Status last = absl::UnavailableError("no address to listen on");
@@ -104,6 +105,9 @@ absl::StatusOr<UniqueFd> Listen(absl::string_view host, int port, int backlog) {
     int one = 1;
     // Restarting the server must not wait out TIME_WAIT of old connections.
     ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (reuse_port && ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
+      return ErrnoStatus(errno, absl::StrCat("SO_REUSEPORT on ", where));
+    }
     if (ai->ai_family == AF_INET6) {
       // "::" means every address, IPv4 included, whatever the sysctl default.
       int zero = 0;

@@ -30,8 +30,11 @@ absl::Status ErrnoStatus(int err, absl::string_view what);
 
 // Binds and listens on host:port. `host` is a numeric address or a name;
 // "::" listens on every IPv6 and IPv4 address, "0.0.0.0" on every IPv4 one.
-// Port 0 asks the kernel for any free port (see BoundPort).
-absl::StatusOr<UniqueFd> Listen(absl::string_view host, int port, int backlog);
+// Port 0 asks the kernel for any free port (see BoundPort). With
+// `reuse_port` (SO_REUSEPORT) several processes may listen on the same port,
+// and the kernel spreads new connections across them.
+absl::StatusOr<UniqueFd> Listen(absl::string_view host, int port, int backlog,
+                                bool reuse_port = false);
 
 // The local port a socket is bound to.
 absl::StatusOr<int> BoundPort(const UniqueFd& socket);

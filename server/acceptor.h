@@ -58,6 +58,9 @@ class Acceptor {
     // Wait for room when the queue is full instead of applying the policy
     // (the event model; see above).
     bool queue_full_waits = false;
+    // Connections come from a proxy (their client is named in a PROXY
+    // header the session reads): logs say so.
+    bool proxy_protocol = false;
   };
 
   // The pointers must outlive the acceptor.

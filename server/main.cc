@@ -63,6 +63,16 @@ DEFINE_string(welcome, kDefaults.welcome, "Welcome line sent on connect (line fr
 DEFINE_string(reply_prefix, kDefaults.reply_prefix, "Prefix of every echoed line.");
 DEFINE_string(framing, "line",
               "'line' (welcome + prefixed line echo) or 'raw' (plain RFC 862 echo).");
+DEFINE_string(proxy_protocol, "off",
+              "Connections start with a PROXY protocol header from a load balancer (HAProxy's "
+              "send-proxy/send-proxy-v2): 'off', 'v1', 'v2' or 'any'. When on, a connection "
+              "without a valid header is closed without the welcome. Only for a port nothing "
+              "but the proxy can reach: the header is believed.");
+DEFINE_int64(proxy_header_timeout_ms, kDefaults.proxy_header_timeout_ms,
+             "How long a connection may take to deliver its PROXY header.");
+DEFINE_bool(reuse_port, kDefaults.reuse_port,
+            "SO_REUSEPORT: several instances listen on the same port and the kernel spreads new "
+            "connections across them (rolling restarts; see docs/DEPLOY.md).");
 DEFINE_int64(shutdown_grace_ms, kDefaults.shutdown_grace_ms,
              "On SIGINT/SIGTERM, how long running sessions get to finish.");
 DEFINE_int64(stats_interval_ms, kDefaults.stats_interval_ms,
@@ -104,6 +114,11 @@ absl::StatusOr<server::ServerOptions> OptionsFromFlags() {
   auto framing = server::ParseFraming(FLAGS_framing);
   if (!framing.ok()) return framing.status();
   o.framing = *framing;
+  auto proxy = server::ParseProxyProtocol(FLAGS_proxy_protocol);
+  if (!proxy.ok()) return proxy.status();
+  o.proxy_protocol = *proxy;
+  o.proxy_header_timeout_ms = FLAGS_proxy_header_timeout_ms;
+  o.reuse_port = FLAGS_reuse_port;
   o.shutdown_grace_ms = FLAGS_shutdown_grace_ms;
   o.stats_interval_ms = FLAGS_stats_interval_ms;
   o.drain_delay_ms = FLAGS_drain_delay_ms;

@@ -35,9 +35,19 @@ size_t MaxLingering(long fd_limit) {
 
 }  // namespace
 
+namespace {
+
+SessionConfig MakeSessionConfig(const ServerOptions& options, const std::atomic<bool>* draining) {
+  SessionConfig config = SessionConfig::FromOptions(options);
+  config.draining = draining;
+  return config;
+}
+
+}  // namespace
+
 Server::Server(ServerOptions options)
     : options_(std::move(options)),
-      session_config_(SessionConfig::FromOptions(options_)),
+      session_config_(MakeSessionConfig(options_, &draining_)),
       queue_(static_cast<size_t>(options_.queue_capacity)) {}
 
 Server::~Server() { Shutdown(); }
@@ -62,7 +72,8 @@ absl::Status Server::Start() {
   const bool inherited = inherited_listener_.valid();
   auto listener = inherited
                       ? absl::StatusOr<common::UniqueFd>(std::move(inherited_listener_))
-                      : common::Listen(options_.host, options_.port, options_.listen_backlog);
+                      : common::Listen(options_.host, options_.port, options_.listen_backlog,
+                                       options_.reuse_port);
   if (!listener.ok()) return listener.status();
   auto port = common::BoundPort(*listener);
   if (!port.ok()) return port.status();
@@ -105,7 +116,9 @@ absl::Status Server::Start() {
                     : "")
             << " queue_capacity=" << options_.queue_capacity
             << " overload_policy=" << OverloadPolicyName(options_.overload_policy)
-            << " framing=" << FramingName(options_.framing);
+            << " framing=" << FramingName(options_.framing)
+            << " proxy_protocol=" << ProxyProtocolName(options_.proxy_protocol)
+            << (options_.reuse_port ? " reuse_port" : "");
   return absl::OkStatus();
 }
 
@@ -129,6 +142,7 @@ absl::Status Server::StartThreads(common::UniqueFd listener, long fd_limit) {
   limits.framing = options_.framing;
   limits.max_connections = max_connections_;
   limits.queue_full_waits = options_.model == Model::kEvent;
+  limits.proxy_protocol = options_.proxy_protocol != ProxyProtocol::kOff;
   acceptor_ = std::make_unique<Acceptor>(std::move(listener), limits, &queue_, pool_.get(),
                                          closer_.get(), &stats_);
   auto acceptor = common::StartThread("acceptor", [this] { acceptor_->Run(stop_accepting_); });
@@ -178,9 +192,11 @@ bool Server::healthy() const {
 
 void Server::Shutdown() {
   if (!running_) return;
-  // Not ready from now on; a load balancer watching /readyz stops sending
-  // clients while the listener is still open.
+  // Not ready from now on; a load balancer watching /readyz (or a proxy's
+  // health check, see Session) stops sending clients while the listener is
+  // still open.
   ready_.store(false, std::memory_order_release);
+  draining_.store(true, std::memory_order_release);
   if (options_.drain_delay_ms > 0) {
     LOG(INFO) << "draining: not ready, still serving for " << options_.drain_delay_ms << " ms";
     absl::SleepFor(absl::Milliseconds(options_.drain_delay_ms));

@@ -78,6 +78,9 @@ class Server {
   void StatsLoop();
 
   const ServerOptions options_;
+  // Set when shutdown begins; sessions read it (before session_config_,
+  // which points at it).
+  std::atomic<bool> draining_{false};
   const SessionConfig session_config_;
   Stats stats_;
   common::BoundedQueue<Connection> queue_;

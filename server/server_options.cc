@@ -39,6 +39,7 @@ absl::Status ServerOptions::Validate() const {
            CheckRange("write_timeout_ms", write_timeout_ms, 1, kOneDayMs),
            CheckRange("max_line_bytes", max_line_bytes, 1, 64 << 20),
            CheckRange("shutdown_grace_ms", shutdown_grace_ms, 0, kOneDayMs),
+           CheckRange("proxy_header_timeout_ms", proxy_header_timeout_ms, 1, kOneDayMs),
            CheckRange("stats_interval_ms", stats_interval_ms, 0, kOneDayMs),
            CheckRange("drain_delay_ms", drain_delay_ms, 0, kOneDayMs),
            CheckRange("metrics_port", metrics_port, 0, 65535),
@@ -91,6 +92,29 @@ absl::StatusOr<OverloadPolicy> ParseOverloadPolicy(absl::string_view text) {
   if (text == "block") return OverloadPolicy::kBlock;
   return absl::InvalidArgumentError(
       absl::StrCat("--overload_policy must be 'reject' or 'block' (got '", text, "')"));
+}
+
+absl::StatusOr<ProxyProtocol> ParseProxyProtocol(absl::string_view text) {
+  if (text == "off") return ProxyProtocol::kOff;
+  if (text == "v1") return ProxyProtocol::kV1;
+  if (text == "v2") return ProxyProtocol::kV2;
+  if (text == "any") return ProxyProtocol::kAny;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--proxy_protocol must be 'off', 'v1', 'v2' or 'any' (got '", text, "')"));
+}
+
+absl::string_view ProxyProtocolName(ProxyProtocol proxy) {
+  switch (proxy) {
+    case ProxyProtocol::kOff:
+      return "off";
+    case ProxyProtocol::kV1:
+      return "v1";
+    case ProxyProtocol::kV2:
+      return "v2";
+    case ProxyProtocol::kAny:
+      return "any";
+  }
+  return "?";
 }
 
 absl::StatusOr<Framing> ParseFraming(absl::string_view text) {

@@ -27,6 +27,10 @@ enum class Model {
   kClassic,  // each worker owns one session from welcome to close
 };
 
+// Whether connections start with a PROXY protocol header (HAProxy's
+// send-proxy / send-proxy-v2), and which versions are accepted.
+enum class ProxyProtocol { kOff, kV1, kV2, kAny };
+
 enum class Framing {
   kLine,  // the tutorial protocol: welcome line, then "<prefix><line>" replies
   kRaw,   // RFC 862 echo: bytes back as they arrive, no welcome, no prefix
@@ -52,6 +56,9 @@ struct ServerOptions {
   std::string welcome = std::string(common::kDefaultWelcome);
   std::string reply_prefix = std::string(common::kDefaultReplyPrefix);
   Framing framing = Framing::kLine;
+  ProxyProtocol proxy_protocol = ProxyProtocol::kOff;
+  int64_t proxy_header_timeout_ms = 3000;
+  bool reuse_port = false;  // SO_REUSEPORT: several instances share the port
   int64_t shutdown_grace_ms = 5000;
   int64_t stats_interval_ms = 60000;  // 0 = only at shutdown
   int64_t drain_delay_ms = 0;  // on SIGTERM: not ready, still serving, this long
@@ -81,6 +88,8 @@ int64_t ResolvedMaxConnections(const ServerOptions& options, long fd_limit, int 
 absl::StatusOr<Model> ParseModel(absl::string_view text);
 absl::string_view ModelName(Model model);
 absl::StatusOr<OverloadPolicy> ParseOverloadPolicy(absl::string_view text);
+absl::StatusOr<ProxyProtocol> ParseProxyProtocol(absl::string_view text);
+absl::string_view ProxyProtocolName(ProxyProtocol proxy);
 absl::StatusOr<Framing> ParseFraming(absl::string_view text);
 absl::string_view OverloadPolicyName(OverloadPolicy policy);
 absl::string_view FramingName(Framing framing);

@@ -38,6 +38,20 @@ SessionConfig SessionConfig::FromOptions(const ServerOptions& options) {
   c.idle_timeout = options.idle_timeout_ms > 0 ? absl::Milliseconds(options.idle_timeout_ms)
                                                : absl::InfiniteDuration();
   c.write_timeout = absl::Milliseconds(options.write_timeout_ms);
+  switch (options.proxy_protocol) {
+    case ProxyProtocol::kOff:
+      break;
+    case ProxyProtocol::kV1:
+      c.proxy_protocol = common::ProxyVersions::kV1;
+      break;
+    case ProxyProtocol::kV2:
+      c.proxy_protocol = common::ProxyVersions::kV2;
+      break;
+    case ProxyProtocol::kAny:
+      c.proxy_protocol = common::ProxyVersions::kAny;
+      break;
+  }
+  c.proxy_header_timeout = absl::Milliseconds(options.proxy_header_timeout_ms);
   return c;
 }
 
@@ -55,10 +69,82 @@ Session::Session(common::UniqueFd socket, const SessionConfig* config, Stats* st
       started_(now),
       framer_(config->max_line_bytes),
       idle_deadline_(now + config->idle_timeout) {
+  if (config_->proxy_protocol.has_value()) {
+    common::ProxyHeaderOptions options;
+    options.versions = *config_->proxy_protocol;
+    proxy_ = std::make_unique<common::ProxyHeaderParser>(options);
+    state_ = State::kProxyHeader;
+    proxy_deadline_ = now + config_->proxy_header_timeout;
+    return;  // the welcome waits for the header
+  }
   if (!config_->welcome_line.empty()) {
     out_ = config_->welcome_line;
     write_deadline_ = now + config_->write_timeout;
   }
+}
+
+bool Session::ReadProxyHeader(absl::Time now, WorkerContext& context) {
+  char* buf = context.input_.data();
+  while (proxy_->state() == common::ProxyHeaderParser::State::kNeedMore) {
+    // Peek, then consume only the header's bytes: the client's first bytes
+    // may be in the same segment and belong to the session.
+    const ssize_t n = ::recv(socket_.get(), buf, context.input_.size(), MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (shutting_down_) {
+        // No welcome yet; the shutdown line tells the client (through its
+        // proxy) to come back, unlike a silent close.
+        if (config_->framing == Framing::kLine) Stats::Add(stats_->shutdown_goodbyes);
+        QueueClosingLine(now, common::kShutdownLine, context.staged_);
+        Emit(now, context.staged_);
+        return true;
+      }
+      if (now < proxy_deadline_) return false;
+      VLOG(1) << peer_ << ": no PROXY header within the timeout";
+      stats_->Reject(RejectReason::kProxyTimeout);
+      Finish(/*gracefully=*/false);
+      return true;
+    }
+    if (n <= 0) {
+      proxy_->OnEndOfStream();
+      break;
+    }
+    const size_t used = proxy_->Feed(absl::string_view(buf, static_cast<size_t>(n)));
+    // Already queued, so this takes exactly `used` bytes.
+    (void)!::recv(socket_.get(), buf, used, MSG_DONTWAIT);
+  }
+  if (proxy_->state() == common::ProxyHeaderParser::State::kError) {
+    VLOG(1) << peer_ << ": refused: " << proxy_->status().message();
+    const common::ProxyHeaderError error = proxy_->error();
+    stats_->Reject(error == common::ProxyHeaderError::kNotProxyProtocol ||
+                           error == common::ProxyHeaderError::kTruncated
+                       ? RejectReason::kProxyMissing
+                       : RejectReason::kProxyMalformed);
+    proxy_.reset();
+    Finish(/*gracefully=*/false);
+    return true;
+  }
+  OnProxyHeader(now, context.staged_);
+  return true;
+}
+
+void Session::OnProxyHeader(absl::Time now, std::string& staged) {
+  const common::ProxyHeader& header = proxy_->header();
+  const bool local = header.kind == common::ProxyHeaderKind::kLocal;
+  if (header.kind == common::ProxyHeaderKind::kProxy && !peer_.empty()) {
+    peer_ = absl::StrCat(header.SourceName(), " (via ", peer_, ")");
+  }
+  proxy_.reset();
+  state_ = State::kOpen;
+  idle_deadline_ = now + config_->idle_timeout;
+  if (local && config_->draining != nullptr &&
+      config_->draining->load(std::memory_order_acquire)) {
+    VLOG(1) << peer_ << ": the proxy's own connection while draining: shutdown line";
+    QueueClosingLine(now, common::kShutdownLine, staged);
+  } else {
+    Queue(config_->welcome_line, staged);
+  }
+  Emit(now, staged);
 }
 
 bool Session::idle() const {
@@ -204,6 +290,10 @@ Session::Wait Session::Resume(absl::Time now, WorkerContext& context) {
   bool socket_drained = false;
   for (;;) {
     if (state_ == State::kDone) return {Interest::kDone, absl::InfiniteFuture()};
+    if (state_ == State::kProxyHeader) {
+      if (!ReadProxyHeader(now, context)) return {Interest::kRead, proxy_deadline_};
+      continue;
+    }
 
     if (out_pos_ < out_.size()) {
       switch (Flush(now)) {

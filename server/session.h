@@ -4,9 +4,19 @@
 // Session: one client's conversation, as a state machine over a non-blocking
 // socket.
 //
-//   welcome ──► echo lines ──► closing line (bye / error) ──► done
-//                    │                                          ▲
-//                    └──── client EOF, reset, write timeout ─────┘
+//   [PROXY header] ──► welcome ──► echo lines ──► closing line (bye / error) ──► done
+//        │                              │                                         ▲
+//        └── missing, malformed, late ──┴──── client EOF, reset, write timeout ───┘
+//
+// With --proxy_protocol a connection must start with a PROXY header (from a
+// load balancer such as HAProxy); it is read before the welcome, peeking so
+// that the client's first bytes stay in the socket, within
+// proxy_header_timeout. A connection without a valid header in time is
+// closed without a word and counted by reason (RejectReason::kProxy*). The
+// header's source address is the client's address in every log line. A
+// LOCAL header is the proxy's own connection (a health check): while the
+// server drains it is answered with the shutdown line instead of the
+// welcome, so the proxy marks the server down before its listener closes.
 //
 // Resume() does all the work possible without blocking (flush pending output,
 // read what has arrived, frame it, send replies) and returns what the session
@@ -46,13 +56,17 @@
 // Thread safety: none. A session is run by one thread at a time; handing it
 // to another thread must go through a synchronizing hand-off.
 
+#include <atomic>
 #include <cstddef>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/line_framer.h"
+#include "common/proxy_protocol.h"
 #include "common/unique_fd.h"
 #include "server/server_options.h"
 #include "server/stats.h"
@@ -68,6 +82,10 @@ struct SessionConfig {
   size_t max_output_bytes = 64 * 1024;
   absl::Duration idle_timeout = absl::InfiniteDuration();
   absl::Duration write_timeout = absl::Seconds(10);
+  std::optional<common::ProxyVersions> proxy_protocol;  // nullopt: no header expected
+  absl::Duration proxy_header_timeout = absl::Seconds(3);
+  // Set by the server when it starts to drain (may stay null: never).
+  const std::atomic<bool>* draining = nullptr;
 
   static SessionConfig FromOptions(const ServerOptions& options);
 };
@@ -138,9 +156,12 @@ class Session {
   common::UniqueFd ReleaseSocket() { return std::move(socket_); }
 
  private:
-  enum class State { kOpen, kClosing, kDone };
+  enum class State { kProxyHeader, kOpen, kClosing, kDone };
   enum class FlushResult { kDrained, kBlocked, kFailed };
 
+  // Reads what has arrived of the PROXY header; false while more is needed.
+  bool ReadProxyHeader(absl::Time now, WorkerContext& context);
+  void OnProxyHeader(absl::Time now, std::string& staged);
   FlushResult Flush(absl::Time now);
   // Sends `staged` (replies of this turn) after anything still pending;
   // what the socket does not take is kept in out_.
@@ -157,12 +178,14 @@ class Session {
   common::UniqueFd socket_;
   const SessionConfig* const config_;
   Stats* const stats_;
-  const std::string peer_;
+  std::string peer_;
   const absl::Time started_;
+  std::unique_ptr<common::ProxyHeaderParser> proxy_;  // while reading the header
   common::LineFramer framer_;
   std::string out_;        // replies the socket has not taken yet
   size_t out_pos_ = 0;     // out_[0, out_pos_) already sent
   State state_ = State::kOpen;
+  absl::Time proxy_deadline_ = absl::InfiniteFuture();
   bool peer_eof_ = false;
   bool shutting_down_ = false;
   bool final_read_done_ = false;  // shutting down: the last read is in

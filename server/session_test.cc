@@ -379,5 +379,101 @@ TEST_F(SessionTest, AfterTrafficAnIdleSessionHoldsNoBuffers) {
   EXPECT_EQ(session_->heap_bytes(), 0u);  // replies were staged in the worker's buffer
 }
 
+// --proxy_protocol: the header comes first, the welcome after it.
+class ProxySessionTest : public SessionTest {
+ protected:
+  void SetUp() override {
+    SessionTest::SetUp();
+    config_.proxy_protocol = common::ProxyVersions::kAny;
+    config_.proxy_header_timeout = absl::Seconds(3);
+    config_.draining = &draining_;
+  }
+  int64_t Rejected(RejectReason reason) const {
+    return stats_.Snapshot({}).rejected[static_cast<int>(reason)];
+  }
+  std::atomic<bool> draining_{false};
+};
+
+const char kV1Header[] = "PROXY TCP4 203.0.113.7 192.0.2.1 51234 8888\r\n";
+// v2 LOCAL (what HAProxy's health checks send): signature, 0x20, 0x00, length 0.
+const std::string kV2Local("\r\n\r\n\0\r\nQUIT\n\x20\x00\x00\x00", 16);
+
+TEST_F(ProxySessionTest, WelcomeOnlyAfterTheHeaderAndTheClientsBytesStayItsOwn) {
+  Start();
+  Session::Wait w = Resume(t0_);
+  EXPECT_EQ(w.interest, Interest::kRead);
+  EXPECT_EQ(w.deadline, t0_ + absl::Seconds(3));
+  EXPECT_EQ(Received(), "");  // no welcome before the header
+  Send(std::string(kV1Header) + "first line\n");  // one segment: header and data
+  Drive(t0_);
+  EXPECT_EQ(Received(), "welcome to server.\r\nok ...first line\n");
+}
+
+TEST_F(ProxySessionTest, HeaderSplitAcrossReads) {
+  Start();
+  const std::string header = kV1Header;
+  for (char c : header) {
+    Send(std::string(1, c));
+    EXPECT_EQ(Resume(t0_).interest, Interest::kRead);
+  }
+  EXPECT_EQ(Received(), "welcome to server.\r\n");
+}
+
+TEST_F(ProxySessionTest, MissingHeaderClosesWithoutAWelcome) {
+  Start();
+  Send("hello\n");
+  EXPECT_EQ(Resume(t0_).interest, Interest::kDone);
+  EXPECT_EQ(Received(), "");
+  EXPECT_FALSE(session_->wants_graceful_close());
+  EXPECT_EQ(Rejected(RejectReason::kProxyMissing), 1);
+}
+
+TEST_F(ProxySessionTest, MalformedHeaderIsCountedAsSuch) {
+  Start();
+  Send("PROXY TCP4 256.0.0.1 192.0.2.1 1 2\r\n");
+  EXPECT_EQ(Resume(t0_).interest, Interest::kDone);
+  EXPECT_EQ(Received(), "");
+  EXPECT_EQ(Rejected(RejectReason::kProxyMalformed), 1);
+}
+
+TEST_F(ProxySessionTest, LateHeaderTimesOut) {
+  Start();
+  Send("PROXY TCP4 ");  // and then nothing
+  EXPECT_EQ(Resume(t0_ + absl::Seconds(2)).interest, Interest::kRead);
+  EXPECT_EQ(Resume(t0_ + absl::Seconds(3)).interest, Interest::kDone);
+  EXPECT_EQ(Received(), "");
+  EXPECT_EQ(Rejected(RejectReason::kProxyTimeout), 1);
+}
+
+TEST_F(ProxySessionTest, ShutdownBeforeTheHeaderSaysBye) {
+  Start();
+  Resume(t0_);
+  session_->BeginShutdown(t0_ + absl::Seconds(5));
+  EXPECT_EQ(Resume(t0_).interest, Interest::kDone);
+  EXPECT_EQ(Received(), common::kShutdownLine);
+  EXPECT_TRUE(session_->wants_graceful_close());
+}
+
+TEST_F(ProxySessionTest, HealthCheckWhileDrainingGetsTheShutdownLine) {
+  Start();
+  Send(kV2Local);
+  Resume(t0_);
+  EXPECT_EQ(Received(), "welcome to server.\r\n");  // serving: the check passes
+
+  Start();  // a new connection, after the drain began
+  draining_ = true;
+  Send(kV2Local);
+  EXPECT_EQ(Resume(t0_).interest, Interest::kDone);
+  EXPECT_EQ(Received(), common::kShutdownLine);  // the check fails: proxy marks us down
+}
+
+TEST_F(ProxySessionTest, ClientsStillGetTheWelcomeWhileDraining) {
+  draining_ = true;
+  Start();
+  Send(kV1Header);
+  Resume(t0_);
+  EXPECT_EQ(Received(), "welcome to server.\r\n");
+}
+
 }  // namespace
 }  // namespace server

@@ -9,7 +9,8 @@ namespace {
 int64_t Get(const std::atomic<int64_t>& c) { return c.load(std::memory_order_relaxed); }
 
 constexpr absl::string_view kRejectNames[kRejectReasons] = {
-    "queue_full", "max_connections", "no_descriptors", "epoll_registration"};
+    "queue_full",    "max_connections", "no_descriptors", "epoll_registration",
+    "proxy_missing", "proxy_malformed", "proxy_timeout"};
 constexpr absl::string_view kErrorNames[kErrorKinds] = {"line_too_long", "write_timeout",
                                                         "slow_reader", "connection_reset"};
 

@@ -28,6 +28,9 @@ enum class RejectReason : int {
   kMaxConnections,     // --max_connections sessions already held
   kNoDescriptors,      // accept() hit EMFILE/ENFILE; shed via the reserved fd
   kEpollRegistration,  // the worker could not watch the socket (ENOSPC, ENOMEM)
+  kProxyMissing,       // --proxy_protocol: no PROXY header (or the client left first)
+  kProxyMalformed,     // --proxy_protocol: a header that breaks the spec
+  kProxyTimeout,       // --proxy_protocol: no complete header in time
   kCount,
 };
 // Why a session ended badly.

@@ -271,6 +271,35 @@ TEST_P(IntegrationTest, RawFramingIsPlainEcho) {
   EXPECT_EQ(c.ReadAll(), "no newline");
 }
 
+// Behind a load balancer (--proxy_protocol): a connection starts with the
+// PROXY header; the welcome follows it, the client's address is the one in
+// the header, and a connection without a valid header in time is closed
+// without a word and counted by reason.
+TEST_P(IntegrationTest, ProxyProtocolHeaderFirstThenTheConversation) {
+  auto server = Start({"--proxy_protocol=any", "--proxy_header_timeout_ms=300", "--v=1"});
+  RawClient via_proxy(server->port());
+  ASSERT_TRUE(via_proxy.Send("PROXY TCP4 203.0.113.7 192.0.2.1 51234 8888\r\nhello\n"));
+  EXPECT_EQ(via_proxy.ReadLine(), kWelcome);
+  EXPECT_EQ(via_proxy.ReadLine(), "ok ...hello\n");
+  via_proxy.Close();
+
+  RawClient direct(server->port());  // no header: refused cleanly
+  ASSERT_TRUE(direct.Send("hello\n"));
+  EXPECT_EQ(direct.ReadAll(), "");
+  RawClient garbled(server->port());
+  ASSERT_TRUE(garbled.Send("PROXY TCP4 1.2.3.4 5.6.7.8 99999 1\r\n"));
+  EXPECT_EQ(garbled.ReadAll(), "");
+  RawClient silent(server->port());  // never sends its header
+  EXPECT_EQ(silent.ReadAll(), "");
+
+  EXPECT_EQ(server->Stop(), 0);
+  EXPECT_EQ(server->FinalStat("rejected_proxy_missing"), 1);
+  EXPECT_EQ(server->FinalStat("rejected_proxy_malformed"), 1);
+  EXPECT_EQ(server->FinalStat("rejected_proxy_timeout"), 1);
+  EXPECT_EQ(server->FinalStat("lines"), 1);
+  EXPECT_THAT(server->process().Stderr(), HasSubstr("203.0.113.7:51234 (via 127.0.0.1:"));
+}
+
 TEST_P(IntegrationTest, Ipv6LoopbackAndDualStack) {
   auto server = Start({"--host=::"});
   RawClient v6(server->port(), "::1");
@@ -328,6 +357,7 @@ INSTANTIATE_TEST_SUITE_P(
                       BadStart{{"--model=parked"}, 2, "--model must be 'event' or 'classic'"},
                       BadStart{{"--max_connections=-1"}, 2, "--max_connections"},
                       BadStart{{"--max_output_bytes=10"}, 2, "--max_output_bytes"},
+                      BadStart{{"--proxy_protocol=v3"}, 2, "--proxy_protocol must be"},
                       BadStart{{"--queue_capacity=-3"}, 2, "--queue_capacity"},
                       BadStart{{"--overload_policy=drop"}, 2, "--overload_policy must be"},
                       BadStart{{"--framing=json"}, 2, "--framing must be"},

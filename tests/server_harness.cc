@@ -5,9 +5,11 @@
 #include <signal.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -24,7 +26,10 @@ std::atomic<int> next_server{0};
 ServerProcess::ServerProcess(std::vector<std::string> flags, SubprocessOptions options) {
   port_file_ = TempPath(absl::StrCat("server", ::getpid(), "_", next_server.fetch_add(1), ".port"));
   std::remove(port_file_.c_str());
-  flags.push_back("--port=0");
+  const bool fixed_port = std::any_of(flags.begin(), flags.end(), [](const std::string& f) {
+    return absl::StartsWith(f, "--port=");
+  });
+  if (!fixed_port) flags.push_back("--port=0");
   flags.push_back("--port_file=" + port_file_);
   process_ = std::make_unique<Subprocess>(Runfile("server/server"), flags, options);
   auto port = common::WaitForPortFile(port_file_, absl::Now() + absl::Seconds(30),

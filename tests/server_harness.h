@@ -24,8 +24,9 @@ using common::TempPath;
 
 class ServerProcess {
  public:
-  // Starts the server with `flags` (plus --port=0 --port_file=...) and waits
-  // until it listens. Check ok() before use.
+  // Starts the server with `flags` (plus --port_file=..., and --port=0
+  // unless `flags` name a port) and waits until it listens. Check ok()
+  // before use.
   explicit ServerProcess(std::vector<std::string> flags, SubprocessOptions options = {});
 
   bool ok() const { return port_ > 0; }
