@@ -47,7 +47,7 @@ std::string Runfile(const std::string& path) {
 }
 
 Subprocess::Subprocess(std::string binary, std::vector<std::string> args,
-                       SubprocessOptions options) {
+                       const SubprocessOptions& options) {
   const int id = counter.fetch_add(1);
   stdout_path_ = TempPath(absl::StrCat("proc", ::getpid(), "_", id, ".out"));
   stderr_path_ = TempPath(absl::StrCat("proc", ::getpid(), "_", id, ".err"));

@@ -37,7 +37,8 @@ struct SubprocessOptions {
 
 class Subprocess {
  public:
-  Subprocess(std::string binary, std::vector<std::string> args, SubprocessOptions options = {});
+  Subprocess(std::string binary, std::vector<std::string> args,
+             const SubprocessOptions& options = {});
   ~Subprocess();
   Subprocess(const Subprocess&) = delete;
   Subprocess& operator=(const Subprocess&) = delete;

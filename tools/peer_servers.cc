@@ -18,11 +18,13 @@
 namespace tools {
 namespace {
 
-// Our server's rows: a name, and the flags appended to the common argv.
+// Our server's rows: a name, the flags appended to the common argv, and
+// how the table names the row (empty: "ours, " + the flags).
 struct OursRow {
   const char* name;
   std::vector<std::string> flags;
   bool raw;
+  const char* label = "";
 };
 
 const std::vector<OursRow>& OursRows() {
@@ -31,6 +33,10 @@ const std::vector<OursRow>& OursRows() {
       {"workers64", {"--workers=64"}, false},
       {"classic", {"--model=classic", "--workers=64"}, false},
       {"raw", {"--framing=raw"}, true},
+      // Default flags plus the metrics endpoint (scraped or not, it must not
+      // slow the hot path).
+      {"metrics", {"--metrics_port_file={port_file}.metrics"}, false,
+       "ours, metrics endpoint on"},
   };
   return *rows;
 }
@@ -152,8 +158,9 @@ absl::StatusOr<ServerSpec> PeerServer(const std::string& name, const PeerOptions
   } else {
     for (const OursRow& row : OursRows()) {
       if (name != row.name) continue;
-      spec.name = row.flags.empty() ? "ours, default flags"
-                                    : absl::StrCat("ours, ", absl::StrJoin(row.flags, " "));
+      spec.name = *row.label != '\0'   ? row.label
+                  : row.flags.empty() ? "ours, default flags"
+                                      : absl::StrCat("ours, ", absl::StrJoin(row.flags, " "));
       spec.argv = {ServerBinary(),          "--port=0",        "--port_file={port_file}",
                    "--stats_interval_ms=0", "--minloglevel=1", "--queue_capacity=1024"};
       spec.argv.insert(spec.argv.end(), row.flags.begin(), row.flags.end());
