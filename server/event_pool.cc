@@ -7,9 +7,12 @@
 namespace server {
 
 EventPool::EventPool(int workers, const Deps& deps) : WorkerPool(workers, deps) {
+  std::vector<EventWorker*> peers;
   for (int i = 0; i < workers; ++i) {
     workers_.push_back(std::make_unique<EventWorker>(deps, &counters(i)));
+    peers.push_back(workers_.back().get());
   }
+  for (auto& worker : workers_) worker->SetPeers(peers);
   picked_.resize(workers);
 }
 

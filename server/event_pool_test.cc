@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "common/bounded_queue.h"
 #include "common/protocol.h"
 #include "common/socket.h"
@@ -134,6 +135,45 @@ TEST_F(EventPoolTest, ShutdownAnswersSaysByeAndEndsByTheGraceDeadline) {
   EXPECT_EQ(ReadLine(talker), common::kShutdownLine);
   EXPECT_EQ(ReadLine(silent), common::kShutdownLine);
   EXPECT_EQ(stats_.shutdown_goodbyes.load(), 2);
+  EXPECT_EQ(stats_.active_sessions.load(), 0);
+}
+
+// Dispatch spreads sessions evenly, but clients leave unevenly: here both of
+// worker 1's clients go, and worker 0's two keep talking. Worker 1, asleep,
+// is handed one of them (after the one-second stay every session gets).
+TEST_F(EventPoolTest, AnIdleWorkerTakesOverWhenItsPeerHoldsMore) {
+  StartPool(2);
+  std::vector<common::UniqueFd> clients;
+  for (int i = 0; i < 4; ++i) {  // one at a time: the workers take turns
+    clients.push_back(Queue());
+    pool_->OnQueued(1);
+    ASSERT_EQ(ReadLine(clients.back()), "welcome\r\n");
+  }
+  std::vector<const WorkerCounters*> counters = pool_->counters();
+  ASSERT_EQ(counters[0]->sessions.load(), 2);
+  ASSERT_EQ(counters[1]->sessions.load(), 2);
+  clients[1].Reset();  // worker 1's clients (the 2nd and 4th) leave
+  clients[3].Reset();
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  int line = 0;
+  while (counters[0]->sessions_moved.load() == 0 && absl::Now() < deadline) {
+    for (int i : {0, 2}) {
+      const std::string sent = absl::StrCat("line ", line++, "\n");
+      ASSERT_TRUE(common::SendAll(clients[i], sent, absl::Now() + absl::Seconds(5)).ok());
+      ASSERT_EQ(ReadLine(clients[i]), "ok ..." + sent);  // served wherever it lives
+    }
+  }
+  // The moved session goes on as before: same conversation, no byte lost
+  // (and once it has answered, its new worker holds it).
+  for (int i : {0, 2}) {
+    ASSERT_TRUE(common::SendAll(clients[i], "after\n", absl::Now() + absl::Seconds(5)).ok());
+    EXPECT_EQ(ReadLine(clients[i]), "ok ...after\n");
+  }
+  EXPECT_EQ(counters[0]->sessions_moved.load(), 1);
+  EXPECT_EQ(counters[0]->sessions.load(), 1);
+  EXPECT_EQ(counters[1]->sessions.load(), 1);
+  queue_.Close();
+  pool_->Shutdown(absl::Now() + absl::Seconds(5));
   EXPECT_EQ(stats_.active_sessions.load(), 0);
 }
 

@@ -20,12 +20,23 @@
 // eventfd in its epoll set) once per batch. The worker pops as many as it
 // was assigned. Nothing else is shared between workers.
 //
+// Balance: dispatch gives each worker an equal share of sessions, but their
+// activity can still be uneven (hot clients on one worker, or one worker's
+// clients all gone). So after a turn, a worker hands one of its sessions to
+// a peer that is asleep in epoll_wait, when it had to leave sessions ready
+// but unserved (they used up their turn's share of reads), or when it holds
+// at least two sessions more than that peer. The session moves with all its
+// state (its socket leaves this epoll set and joins the peer's, which
+// reports any input already waiting), at most once a second, one per turn:
+// a worker never idles for long while another has ready sessions queued.
+//
 // Stop: Stop() rings the doorbell with the stop flag set; the worker tells
 // every session to finish (answer what arrived, say goodbye, close by the
 // grace deadline) and returns from Run() when the last one has ended.
 //
 // Thread safety: Run() is the thread body and owns everything but the
-// doorbell; Assign(), Stop() and load() may be called from any thread.
+// doorbell, the inbox and the flags peers read; Assign(), Adopt(), Stop(),
+// load() and asleep() may be called from any thread.
 
 #include <atomic>
 #include <cstdint>
@@ -33,7 +44,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/unique_fd.h"
 #include "server/connection.h"
@@ -57,13 +70,22 @@ class EventWorker {
   // The thread body: serves until Stop() and the end of its last session.
   void Run();
 
+  // The pool's workers, this one included (for handing sessions over).
+  // Before Run().
+  void SetPeers(std::vector<EventWorker*> peers) { peers_ = std::move(peers); }
+
   // `n` more queued connections are this worker's to take.
   void Assign(int n);
+  // Takes over a running session from a peer. False (the session is handed
+  // back) once this worker has stopped taking sessions.
+  bool Adopt(std::unique_ptr<Session>& session);
   // Sessions end by `grace_deadline`; Run() then returns.
   void Stop(absl::Time grace_deadline);
   // Sessions held plus connections assigned but not yet taken: what the
   // dispatcher balances.
   int64_t load() const { return load_.load(std::memory_order_relaxed); }
+  // Waiting in epoll_wait with nothing to do.
+  bool asleep() const { return asleep_.load(std::memory_order_relaxed); }
 
  private:
   struct Slot {
@@ -72,10 +94,21 @@ class EventWorker {
     Session::Interest interest = Session::Interest::kRead;
     bool parked = false;      // counted in WorkerCounters::parked
     DeadlineIndex::Entry timer;
+    absl::Time arrived;       // on this worker (moves are rate-limited)
   };
 
+  void Ring();
   void OnDoorbell(absl::Time now);
   void StartSession(Connection conn, absl::Time now);
+  uint32_t NewSlot();
+  // Watches `index`'s socket (fd) in this epoll set; false (errno set) if
+  // the kernel refuses.
+  bool Watch(uint32_t index, int fd);
+  // Installs a session in a slot already watched and runs its first turn.
+  void Install(uint32_t index, std::unique_ptr<Session> session, absl::Time now);
+  void TakeInbox(absl::Time now);
+  void ShareWork(absl::Time now);
+  void HandOff(uint32_t index, EventWorker& to, absl::Time now);
   void OnSessionEvent(uint64_t id, uint32_t events, absl::Time now);
   void RunDue(absl::Time now);
   void Drive(uint32_t index, absl::Time now);
@@ -95,6 +128,11 @@ class EventWorker {
   std::atomic<int64_t> assigned_{0};
   std::atomic<bool> stop_requested_{false};
   std::atomic<int64_t> grace_deadline_ns_{0};
+  std::atomic<bool> asleep_{false};
+  absl::Mutex inbox_mu_;
+  std::vector<std::unique_ptr<Session>> inbox_ ABSL_GUARDED_BY(inbox_mu_);
+  bool inbox_closed_ ABSL_GUARDED_BY(inbox_mu_) = false;
+  std::vector<EventWorker*> peers_;  // set before Run(), then read-only
 
   // Owned by the worker thread.
   std::vector<Slot> slots_;
@@ -102,6 +140,9 @@ class EventWorker {
   size_t live_ = 0;
   DeadlineIndex deadlines_;
   std::vector<uint64_t> due_;
+  std::vector<uint64_t> yielded_;  // this turn: sessions left ready but unserved
+  uint64_t last_driven_ = 0;       // this turn: the last session run
+  absl::Time next_balance_check_;
   bool stopping_ = false;
   absl::Time grace_deadline_ = absl::InfiniteFuture();
 };

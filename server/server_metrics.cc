@@ -68,13 +68,18 @@ std::vector<prometheus::MetricFamily> ServerMetrics::Families(const StatsSnapsho
       GaugeFamily("echo_server_worker_sessions", "Sessions each worker holds.");
   prometheus::MetricFamily busy = CounterFamily(
       "echo_server_worker_busy_seconds_total", "Time each worker spent running sessions.");
+  prometheus::MetricFamily moved =
+      CounterFamily("echo_server_worker_sessions_moved_total",
+                    "Sessions each worker handed to a less busy one (event model).");
   for (size_t i = 0; i < s.workers.size(); ++i) {
     const prometheus::Labels worker = {{"worker", std::to_string(i)}};
     AddSample(worker_sessions, worker, d(s.workers[i].sessions));
     AddSample(busy, worker, static_cast<double>(s.workers[i].busy_ns) / 1e9);
+    AddSample(moved, worker, d(s.workers[i].sessions_moved));
   }
   out.push_back(std::move(worker_sessions));
   out.push_back(std::move(busy));
+  out.push_back(std::move(moved));
   out.push_back(HistogramFamily("echo_server_queue_wait_seconds",
                                 "From accept to the session's first turn on a worker.",
                                 s.queue_wait.upper_bounds, s.queue_wait.counts,

@@ -56,8 +56,13 @@ std::string StatsSnapshot::ToString() const {
                                     absl::StrAppend(o, w.sessions);
                                   }),
                     " worker_busy_ms=",
+                    absl::StrJoin(workers, ",",
+                                  [](std::string* o, const WorkerSnapshot& w) {
+                                    absl::StrAppend(o, w.busy_ns / 1000000);
+                                  }),
+                    " worker_moved_out=",
                     absl::StrJoin(workers, ",", [](std::string* o, const WorkerSnapshot& w) {
-                      absl::StrAppend(o, w.busy_ns / 1000000);
+                      absl::StrAppend(o, w.sessions_moved);
                     }));
   }
   return out;
@@ -80,8 +85,8 @@ StatsSnapshot Stats::Snapshot(const std::vector<const WorkerCounters*>& workers)
     s.lines_echoed += Get(w->lines);
     s.bytes_echoed += Get(w->bytes);
     s.parked_sessions += Get(w->parked);
-    s.workers.push_back(
-        {Get(w->sessions), Get(w->parked), Get(w->busy_ns), Get(w->turn_started_ns)});
+    s.workers.push_back({Get(w->sessions), Get(w->parked), Get(w->busy_ns),
+                         Get(w->turn_started_ns), Get(w->sessions_moved)});
     w->queue_wait.AddTo(s.queue_wait);
     w->session_duration.AddTo(s.session_duration);
   }

@@ -55,6 +55,7 @@ struct alignas(64) WorkerCounters {
   std::atomic<int64_t> busy_ns{0};   // time spent running sessions
   std::atomic<int64_t> lines{0};
   std::atomic<int64_t> bytes{0};
+  std::atomic<int64_t> sessions_moved{0};  // handed to a less busy peer
   // When the worker's current turn began (Unix ns), 0 while it waits: a
   // turn that never ends means a wedged worker (the health check).
   std::atomic<int64_t> turn_started_ns{0};
@@ -78,6 +79,7 @@ struct WorkerSnapshot {
   int64_t parked = 0;
   int64_t busy_ns = 0;
   int64_t turn_started_ns = 0;  // 0: waiting
+  int64_t sessions_moved = 0;
 };
 
 struct StatsSnapshot {
