@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -268,15 +269,33 @@ std::string RecvLine(const UniqueFd& socket, absl::Time deadline) {
   return line;
 }
 
-bool DiscardPendingInput(const UniqueFd& socket) {
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::recv(socket.get(), buf, sizeof(buf), MSG_DONTWAIT);
-    if (n > 0) continue;
+bool DiscardPendingInput(const UniqueFd& socket, size_t& budget) {
+  char buf[16384];
+  while (budget > 0) {
+    const ssize_t n = ::recv(socket.get(), buf, std::min(sizeof(buf), budget), MSG_DONTWAIT);
+    if (n > 0) {
+      budget -= static_cast<size_t>(n);
+      continue;
+    }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
     return true;  // EOF or a hard error: nothing more will arrive
   }
+  return true;
+}
+
+bool DiscardPendingInput(const UniqueFd& socket) {
+  size_t unlimited = std::numeric_limits<size_t>::max();
+  return DiscardPendingInput(socket, unlimited);
+}
+
+absl::Status SetSocketBuffers(const UniqueFd& socket, int bytes) {
+  for (int option : {SO_SNDBUF, SO_RCVBUF}) {
+    if (::setsockopt(socket.get(), SOL_SOCKET, option, &bytes, sizeof(bytes)) != 0) {
+      return ErrnoStatus(errno, option == SO_SNDBUF ? "SO_SNDBUF" : "SO_RCVBUF");
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace common

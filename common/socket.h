@@ -83,9 +83,17 @@ absl::StatusOr<size_t> RecvSome(const UniqueFd& socket, char* buffer, size_t siz
 // read before EOF, an error or `deadline` ("" if nothing).
 std::string RecvLine(const UniqueFd& socket, absl::Time deadline);
 
-// Reads whatever is already buffered without waiting, discarding it.
-// Returns true if the peer's EOF (or an error) was seen.
-bool DiscardPendingInput(const UniqueFd& socket);
+// Reads whatever is already buffered without waiting, discarding it, but
+// no more than `budget` bytes (which it lowers by what it read). Returns true
+// if the peer's EOF (or an error) was seen, or the budget ran out: either
+// way, nothing more is worth waiting for.
+bool DiscardPendingInput(const UniqueFd& socket, size_t& budget);
+bool DiscardPendingInput(const UniqueFd& socket);  // an unlimited budget
+
+// Caps the kernel's send and receive buffers (SO_SNDBUF, SO_RCVBUF; the
+// kernel doubles the value for its bookkeeping and stops autotuning them).
+// Set on a listener, accepted sockets inherit it.
+absl::Status SetSocketBuffers(const UniqueFd& socket, int bytes);
 
 }  // namespace common
 

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
@@ -111,6 +112,7 @@ std::optional<int> Subprocess::Wait(absl::Duration timeout) {
   if (exit_code_.has_value()) return exit_code_;
   const absl::Time deadline = absl::Now() + timeout;
   for (;;) {
+    PeakRssBytes();  // remember the peak while /proc still has it
     int status = 0;
     pid_t r = ::waitpid(pid_, &status, WNOHANG);
     if (r == pid_) {
@@ -147,6 +149,11 @@ int64_t Subprocess::StatusField(const std::string& key) const {
     if (parts.size() >= 2 && absl::SimpleAtoi(parts[1], &value)) return value;
   }
   return -1;
+}
+
+int64_t Subprocess::PeakRssBytes() const {
+  peak_rss_kib_ = std::max(peak_rss_kib_, StatusField("VmHWM:"));
+  return peak_rss_kib_ < 0 ? -1 : peak_rss_kib_ * 1024;
 }
 
 int64_t Subprocess::VoluntarySwitches(const std::string& thread_prefix) const {

@@ -58,7 +58,9 @@ class Subprocess {
   absl::Duration CpuTime() const;
   // From /proc/PID/status while running: peak and current resident set
   // (bytes), thread count; -1 if unavailable.
-  int64_t PeakRssBytes() const { return StatusField("VmHWM:") * 1024; }
+  // After exit: the peak last seen while Wait() polled (it reads it between
+  // polls, so a shutdown's peak is kept).
+  int64_t PeakRssBytes() const;
   int64_t RssBytes() const { return StatusField("VmRSS:") * 1024; }
   int64_t Threads() const { return StatusField("Threads:"); }
   // Open descriptors (entries of /proc/PID/fd), -1 if unavailable.
@@ -73,6 +75,7 @@ class Subprocess {
 
   pid_t pid_ = -1;
   std::optional<int> exit_code_;
+  mutable int64_t peak_rss_kib_ = -1;
   std::string stdout_path_;
   std::string stderr_path_;
 };

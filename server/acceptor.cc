@@ -10,6 +10,7 @@
 
 #include "common/protocol.h"
 #include "common/socket.h"
+#include "common/verbose_log.h"
 #include "glog/logging.h"
 
 namespace server {
@@ -106,7 +107,7 @@ absl::string_view Acceptor::ProtocolLine(absl::string_view line) const {
 }
 
 void Acceptor::Admit(common::UniqueFd socket, int& queued) {
-  VLOG(1) << "accepted " << (limits_.proxy_protocol ? "a connection from proxy " : "")
+  VERBOSE(1) << "accepted " << (limits_.proxy_protocol ? "a connection from proxy " : "")
           << common::PeerName(socket);
   if (stats_->open_connections.load(std::memory_order_relaxed) >= limits_.max_connections) {
     Reject(std::move(socket), RejectReason::kMaxConnections, /*linger=*/true);
@@ -137,7 +138,7 @@ void Acceptor::Admit(common::UniqueFd socket, int& queued) {
 
 void Acceptor::Reject(common::UniqueFd socket, RejectReason reason, bool linger) {
   stats_->Reject(reason);
-  VLOG(1) << "rejected (" << RejectReasonName(reason) << ") " << common::PeerName(socket);
+  VERBOSE(1) << "rejected (" << RejectReasonName(reason) << ") " << common::PeerName(socket);
   if (linger) {
     closer_->Close(std::move(socket), ProtocolLine(common::kBusyLine));
   } else {

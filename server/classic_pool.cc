@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/socket.h"
 #include "common/thread_starter.h"
+#include "common/verbose_log.h"
 #include "glog/logging.h"
 
 namespace server {
@@ -59,7 +60,7 @@ void ClassicPool::Serve(Connection conn, WorkerContext& context, WorkerCounters&
   Stats::Add(deps_.stats->active_sessions);
   const absl::Time start = absl::Now();
   counters.queue_wait.Record(start - conn.accepted_at);
-  std::string peer = VLOG_IS_ON(1) ? common::PeerName(conn.socket) : std::string();
+  std::string peer = VERBOSE_ON(1) ? common::PeerName(conn.socket) : std::string();
   Session session(std::move(conn.socket), deps_.config, deps_.stats, start, std::move(peer));
   // A turn is a Resume(), not the wait for the client in poll().
   counters.BeginTurn(start);

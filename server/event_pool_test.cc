@@ -80,6 +80,30 @@ TEST_F(EventPoolTest, EveryQueuedClientIsServedAtOnceAndBalanced) {
   EXPECT_EQ(stats_.open_connections.load(), 0);
 }
 
+// A client's last line and its FIN (or reset) often arrive together, in one
+// readiness report: the session must still see the end at once, not at its
+// idle timeout (30 s here).
+TEST_F(EventPoolTest, ALastLineWithItsHangupEndsTheSessionAtOnce) {
+  StartPool(2);
+  std::vector<common::UniqueFd> clients;
+  for (int i = 0; i < 50; ++i) clients.push_back(Queue());
+  pool_->OnQueued(50);
+  for (auto& c : clients) ASSERT_EQ(ReadLine(c), "welcome\r\n");
+  for (auto& c : clients) {
+    ASSERT_TRUE(common::SendAll(c, "bye now\n", absl::Now() + absl::Seconds(5)).ok());
+    ::shutdown(c.get(), SHUT_WR);
+  }
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  for (auto& c : clients) {
+    EXPECT_EQ(ReadLine(c), "ok ...bye now\n");
+    EXPECT_EQ(common::RecvLine(c, deadline), "") << "no EOF: the session is still open";
+  }
+  EXPECT_LT(absl::Now(), deadline);
+  queue_.Close();
+  pool_->Shutdown(absl::Now() + absl::Seconds(5));
+  EXPECT_EQ(stats_.idle_timeouts.load(), 0);
+}
+
 TEST_F(EventPoolTest, NewClientsGoToTheLeastLoadedWorker) {
   StartPool(2);
   common::UniqueFd a = Queue(), b = Queue();

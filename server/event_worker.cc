@@ -11,6 +11,7 @@
 
 #include "common/protocol.h"
 #include "common/socket.h"
+#include "common/verbose_log.h"
 #include "glog/logging.h"
 
 namespace server {
@@ -181,7 +182,7 @@ void EventWorker::StartSession(Connection conn, absl::Time now) {
   }
   counters_->queue_wait.Record(now - conn.accepted_at);
   Stats::Add(deps_.stats->active_sessions);
-  std::string peer = VLOG_IS_ON(1) ? common::PeerName(conn.socket) : std::string();
+  std::string peer = VERBOSE_ON(1) ? common::PeerName(conn.socket) : std::string();
   Install(index,
           std::make_unique<Session>(std::move(conn.socket), deps_.config, deps_.stats, now,
                                     std::move(peer)),
@@ -279,6 +280,9 @@ void EventWorker::HandOff(uint32_t index, EventWorker& to, absl::Time now) {
 void EventWorker::OnSessionEvent(uint64_t id, uint32_t events, absl::Time now) {
   Slot* slot = Find(id);
   if (slot == nullptr) return;
+  // Reported once (edge-triggered), and possibly while the session waits to
+  // write: remember it, or a FIN queued behind the last data goes unseen.
+  if ((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) slot->session->NotePeerHangup();
   // A client sending more while its replies wait is read after they are
   // flushed; waking the session for it would only repeat a blocked send().
   if ((events & Wanted(slot->interest)) == 0) return;

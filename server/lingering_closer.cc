@@ -13,6 +13,8 @@ namespace server {
 namespace {
 
 constexpr uint64_t kStopId = 0;
+// Input read and thrown away per socket at most, before closing it anyway.
+constexpr size_t kDiscardBudget = 256 * 1024;
 
 }  // namespace
 
@@ -46,22 +48,24 @@ LingeringCloser::~LingeringCloser() {
 }
 
 bool LingeringCloser::SayLastLineAndHalfClose(const common::UniqueFd& socket,
-                                              absl::string_view last_line) {
+                                              absl::string_view last_line, size_t& budget) {
   if (!last_line.empty()) {
     (void)::send(socket.get(), last_line.data(), last_line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   }
   // Our FIN goes out after everything already sent.
   ::shutdown(socket.get(), SHUT_WR);
-  return common::DiscardPendingInput(socket);
+  return common::DiscardPendingInput(socket, budget);
 }
 
 void LingeringCloser::CloseNow(common::UniqueFd socket, absl::string_view last_line) {
-  if (socket.valid()) SayLastLineAndHalfClose(socket, last_line);
+  size_t budget = kDiscardBudget;
+  if (socket.valid()) SayLastLineAndHalfClose(socket, last_line, budget);
 }
 
 void LingeringCloser::Close(common::UniqueFd socket, absl::string_view last_line) {
   if (!socket.valid()) return;
-  if (SayLastLineAndHalfClose(socket, last_line)) return;  // peer already closed
+  size_t budget = kDiscardBudget;
+  if (SayLastLineAndHalfClose(socket, last_line, budget)) return;  // nothing to wait for
   absl::MutexLock lock(&mu_);
   if (!epoll_.valid() || entries_.size() >= max_sockets_ || stop_.notified()) {
     return;  // close now
@@ -71,7 +75,7 @@ void LingeringCloser::Close(common::UniqueFd socket, absl::string_view last_line
   ev.events = EPOLLIN | EPOLLRDHUP;
   ev.data.u64 = id;
   if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, socket.get(), &ev) != 0) return;
-  entries_.emplace(id, Entry{std::move(socket), absl::Now() + linger_});
+  entries_.emplace(id, Entry{std::move(socket), absl::Now() + linger_, budget});
   by_deadline_.push_back(id);
 }
 
@@ -129,7 +133,9 @@ void LingeringCloser::Run() {
       }
       auto it = entries_.find(id);
       if (it == entries_.end()) continue;
-      if (common::DiscardPendingInput(it->second.socket)) entries_.erase(it);
+      if (common::DiscardPendingInput(it->second.socket, it->second.discard_budget)) {
+        entries_.erase(it);
+      }
     }
   }
 }

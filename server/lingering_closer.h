@@ -14,7 +14,9 @@
 // The lingering happens on this object's own thread (one epoll set), so
 // neither the acceptor (rejecting a flood) nor a worker ever waits for a slow
 // client to hang up. At most `max_sockets` linger at once; beyond that (e.g.
-// when file descriptors are scarce) sockets are closed at once.
+// when file descriptors are scarce) sockets are closed at once. A client that
+// keeps sending after its closing line gets at most 256 KiB read and thrown
+// away, then the close: its flood cannot keep a thread busy.
 //
 // Thread safety: Start() once, then Close() from any thread; Stop() once,
 // from the owner, after every Close().
@@ -67,12 +69,14 @@ class LingeringCloser {
   struct Entry {
     common::UniqueFd socket;
     absl::Time deadline;
+    size_t discard_budget;  // input still to be read and thrown away
   };
 
-  // Sends `last_line`, half-closes and discards pending input; true if the
-  // peer has closed too (nothing left to linger for).
+  // Sends `last_line`, half-closes and discards pending input (lowering
+  // `budget`); true if there is nothing left to linger for (the peer closed
+  // too, or the budget ran out).
   static bool SayLastLineAndHalfClose(const common::UniqueFd& socket,
-                                      absl::string_view last_line);
+                                      absl::string_view last_line, size_t& budget);
   void Run();
   void Expire(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

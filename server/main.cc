@@ -59,6 +59,10 @@ DEFINE_int64(max_line_bytes, kDefaults.max_line_bytes,
 DEFINE_int64(max_output_bytes, kDefaults.max_output_bytes,
              "Most reply bytes a session holds for a client that is not reading; input is not "
              "read while they wait.");
+DEFINE_int64(socket_buffer_bytes, kDefaults.socket_buffer_bytes,
+             "Kernel send and receive buffer of each client socket (SO_SNDBUF/SO_RCVBUF; 0 = the "
+             "kernel's autotuning, up to MiBs per connection): bounds the kernel memory a client "
+             "that stops reading, or floods, can tie up.");
 DEFINE_string(welcome, kDefaults.welcome, "Welcome line sent on connect (line framing).");
 DEFINE_string(reply_prefix, kDefaults.reply_prefix, "Prefix of every echoed line.");
 DEFINE_string(framing, "line",
@@ -109,6 +113,7 @@ absl::StatusOr<server::ServerOptions> OptionsFromFlags() {
   o.write_timeout_ms = FLAGS_write_timeout_ms;
   o.max_line_bytes = FLAGS_max_line_bytes;
   o.max_output_bytes = FLAGS_max_output_bytes;
+  o.socket_buffer_bytes = FLAGS_socket_buffer_bytes;
   o.welcome = FLAGS_welcome;
   o.reply_prefix = FLAGS_reply_prefix;
   auto framing = server::ParseFraming(FLAGS_framing);

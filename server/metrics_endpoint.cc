@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "civetweb.h"
+#include "common/verbose_log.h"
 #include "glog/logging.h"
 
 namespace server {
@@ -96,7 +97,7 @@ int LogMessage(const mg_connection*, const char* message) {
   if (t_capture != nullptr) {
     t_capture->errors.emplace_back(message);
   } else {
-    VLOG(1) << "metrics endpoint: civetweb: " << message;
+    VERBOSE(1) << "metrics endpoint: civetweb: " << message;
   }
   return 1;
 }
@@ -154,9 +155,10 @@ absl::StatusOr<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::Start(Options 
           std::vector<std::string>{
               "listening_ports", requested,
               "num_threads", std::to_string(options.threads),
-              // A client that sends no complete request within this long is
-              // dropped, so slow clients cannot hold every thread.
-              "request_timeout_ms", "10000",
+              // civetweb serves a connection per thread: a client that sends
+              // no complete request within this long is dropped, so idle or
+              // slow connections hold a thread briefly, not the probes off.
+              "request_timeout_ms", "2000",
           },
           &callbacks);
     } catch (const std::exception& e) {

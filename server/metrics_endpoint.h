@@ -69,8 +69,11 @@ class MetricsEndpoint {
     std::string host = "127.0.0.1";
     // 0 picks any free port; port() tells which.
     int port = 9888;
-    // civetweb worker threads: how many requests are served at once.
-    int threads = 2;
+    // civetweb worker threads: how many connections are served at once
+    // (each holds one until its request is done, or for at most 2 s). More
+    // than a scraper and two probes need, so a few idle connections to the
+    // port do not keep /healthz from answering.
+    int threads = 8;
     // Liveness and readiness. Both required; see the thread-safety note.
     std::function<bool()> healthy;
     std::function<bool()> ready;

@@ -75,6 +75,12 @@ absl::Status Server::Start() {
                       : common::Listen(options_.host, options_.port, options_.listen_backlog,
                                        options_.reuse_port);
   if (!listener.ok()) return listener.status();
+  if (options_.socket_buffer_bytes > 0) {
+    // Set on the listener, inherited by every accepted socket.
+    absl::Status buffers = common::SetSocketBuffers(
+        *listener, static_cast<int>(options_.socket_buffer_bytes));
+    if (!buffers.ok()) return buffers;
+  }
   auto port = common::BoundPort(*listener);
   if (!port.ok()) return port.status();
   port_ = *port;

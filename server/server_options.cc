@@ -44,6 +44,7 @@ absl::Status ServerOptions::Validate() const {
            CheckRange("drain_delay_ms", drain_delay_ms, 0, kOneDayMs),
            CheckRange("metrics_port", metrics_port, 0, 65535),
            CheckRange("max_output_bytes", max_output_bytes, 1024, int64_t{1} << 30),
+           CheckRange("socket_buffer_bytes", socket_buffer_bytes, 0, int64_t{1} << 30),
            CheckNoNewline("welcome", welcome),
            CheckNoNewline("reply_prefix", reply_prefix),
        }) {

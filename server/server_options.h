@@ -53,6 +53,9 @@ struct ServerOptions {
   int64_t write_timeout_ms = 10000;
   int64_t max_line_bytes = 8192;
   int64_t max_output_bytes = 64 * 1024;
+  // SO_SNDBUF/SO_RCVBUF of every client socket (0: the kernel's autotuning,
+  // up to net.ipv4.tcp_wmem/tcp_rmem's maximum, MiBs per connection).
+  int64_t socket_buffer_bytes = 256 * 1024;
   std::string welcome = std::string(common::kDefaultWelcome);
   std::string reply_prefix = std::string(common::kDefaultReplyPrefix);
   Framing framing = Framing::kLine;

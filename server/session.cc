@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/protocol.h"
+#include "common/verbose_log.h"
 #include "glog/logging.h"
 
 namespace server {
@@ -100,7 +101,7 @@ bool Session::ReadProxyHeader(absl::Time now, WorkerContext& context) {
         return true;
       }
       if (now < proxy_deadline_) return false;
-      VLOG(1) << peer_ << ": no PROXY header within the timeout";
+      VERBOSE(1) << peer_ << ": no PROXY header within the timeout";
       stats_->Reject(RejectReason::kProxyTimeout);
       Finish(/*gracefully=*/false);
       return true;
@@ -114,7 +115,7 @@ bool Session::ReadProxyHeader(absl::Time now, WorkerContext& context) {
     (void)!::recv(socket_.get(), buf, used, MSG_DONTWAIT);
   }
   if (proxy_->state() == common::ProxyHeaderParser::State::kError) {
-    VLOG(1) << peer_ << ": refused: " << proxy_->status().message();
+    VERBOSE(1) << peer_ << ": refused: " << proxy_->status().message();
     const common::ProxyHeaderError error = proxy_->error();
     stats_->Reject(error == common::ProxyHeaderError::kNotProxyProtocol ||
                            error == common::ProxyHeaderError::kTruncated
@@ -139,7 +140,7 @@ void Session::OnProxyHeader(absl::Time now, std::string& staged) {
   idle_deadline_ = now + config_->idle_timeout;
   if (local && config_->draining != nullptr &&
       config_->draining->load(std::memory_order_acquire)) {
-    VLOG(1) << peer_ << ": the proxy's own connection while draining: shutdown line";
+    VERBOSE(1) << peer_ << ": the proxy's own connection while draining: shutdown line";
     QueueClosingLine(now, common::kShutdownLine, staged);
   } else {
     Queue(config_->welcome_line, staged);
@@ -240,7 +241,7 @@ Session::FlushResult Session::Flush(absl::Time now) {
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return FlushResult::kBlocked;
-    VLOG(1) << peer_ << ": send failed: " << std::strerror(errno);
+    VERBOSE(1) << peer_ << ": send failed: " << std::strerror(errno);
     return FlushResult::kFailed;
   }
   // Only a slow client ever leaves output here: give the memory back.
@@ -273,7 +274,7 @@ void Session::OnData(absl::Time now, const char* data, size_t size, WorkerContex
     if (!backlogged_) idle_deadline_ = now + config_->idle_timeout;
   }
   if (!ok) {
-    VLOG(1) << peer_ << ": line longer than " << config_->max_line_bytes << " bytes";
+    VERBOSE(1) << peer_ << ": line longer than " << config_->max_line_bytes << " bytes";
     stats_->Error(ErrorKind::kLineTooLong);
     QueueClosingLine(now, common::kLineTooLongLine, staged);
   }
@@ -303,13 +304,13 @@ Session::Wait Session::Resume(absl::Time now, WorkerContext& context) {
         case FlushResult::kBlocked:
           backlogged_ = true;
           if (now >= WriteDeadline()) {
-            VLOG(1) << peer_ << ": write timed out with " << pending_output()
+            VERBOSE(1) << peer_ << ": write timed out with " << pending_output()
                     << " bytes pending";
             Fail(ErrorKind::kWriteTimeout);
             continue;
           }
           if (state_ == State::kOpen && now >= idle_deadline_) {
-            VLOG(1) << peer_ << ": replies waited for the client to read longer than the idle "
+            VERBOSE(1) << peer_ << ": replies waited for the client to read longer than the idle "
                     << "timeout (" << pending_output() << " bytes pending); closing";
             stats_->Error(ErrorKind::kSlowReader);
             QueueClosingLine(now, common::kIdleTimeoutLine, staged);
@@ -336,7 +337,7 @@ Session::Wait Session::Resume(absl::Time now, WorkerContext& context) {
     }
     if (peer_eof_) {
       // Partial line data at EOF is discarded: the client never finished it.
-      VLOG(1) << peer_ << ": client closed";
+      VERBOSE(1) << peer_ << ": client closed";
       Finish(/*gracefully=*/false);
       continue;
     }
@@ -351,7 +352,7 @@ Session::Wait Session::Resume(absl::Time now, WorkerContext& context) {
     ++reads;
     if (n > 0) {
       if (static_cast<size_t>(n) < budget) {
-        socket_drained = true;
+        socket_drained = !hangup_seen_;
         backlogged_ = false;  // caught up with the client's input
       }
       if (shutting_down_) final_read_done_ = true;
@@ -371,7 +372,7 @@ Session::Wait Session::Resume(absl::Time now, WorkerContext& context) {
         continue;
       }
       if (now >= idle_deadline_) {
-        VLOG(1) << peer_ << ": idle timeout";
+        VERBOSE(1) << peer_ << ": idle timeout";
         Stats::Add(stats_->idle_timeouts);
         QueueClosingLine(now, common::kIdleTimeoutLine, staged);
         Emit(now, staged);
@@ -380,7 +381,7 @@ Session::Wait Session::Resume(absl::Time now, WorkerContext& context) {
       framer_.ReleaseMemoryIfEmpty();
       return {Interest::kRead, idle_deadline_};
     }
-    VLOG(1) << peer_ << ": recv failed: " << std::strerror(errno);
+    VERBOSE(1) << peer_ << ": recv failed: " << std::strerror(errno);
     Fail(ErrorKind::kConnectionReset);
   }
 }

@@ -26,8 +26,12 @@
 // this one socket, or an event worker multiplexing many) only waits for that
 // and calls Resume() again: the session never blocks and never knows which
 // scheduling model runs it. Resume() returns kRead only once the socket
-// would block or a short read proved its TCP receive queue empty, so an
-// edge-triggered driver never misses input.
+// would block or a short read proved its TCP receive queue empty of data, so
+// an edge-triggered driver never misses input. A short read does not prove
+// the peer's FIN or reset is not queued right behind the data, though: a
+// driver whose readiness report said so (EPOLLRDHUP, EPOLLHUP, EPOLLERR)
+// calls NotePeerHangup(), and from then on the session reads until recv()
+// itself says EOF or EAGAIN.
 //
 // Bounds, each against a kind of hostile client:
 //  * memory: replies are staged in the worker's buffer (WorkerContext) and
@@ -128,6 +132,9 @@ class Session {
   // Makes all progress possible without blocking.
   Wait Resume(absl::Time now, WorkerContext& context);
 
+  // The driver saw the peer hang up or fail (see above). Cheap; idempotent.
+  void NotePeerHangup() { hangup_seen_ = true; }
+
   // The server is stopping: the next Resume() answers what has already
   // arrived (as much as one bounded read holds), then sends the shutdown
   // line and closes, all by `grace_deadline`. Idempotent.
@@ -187,6 +194,7 @@ class Session {
   State state_ = State::kOpen;
   absl::Time proxy_deadline_ = absl::InfiniteFuture();
   bool peer_eof_ = false;
+  bool hangup_seen_ = false;  // a short read may leave an EOF or reset queued
   bool shutting_down_ = false;
   bool final_read_done_ = false;  // shutting down: the last read is in
   bool backlogged_ = false;       // replies waited for the client since the

@@ -195,6 +195,17 @@ TEST_F(SessionTest, EofDiscardsPartialLineAndClosesPlainly) {
   EXPECT_FALSE(session_->wants_graceful_close());
 }
 
+TEST_F(SessionTest, HangupQueuedBehindTheLastLineEndsTheSession) {
+  Start();
+  Resume(t0_);
+  Received();
+  Send("last\n");
+  ::shutdown(client_.get(), SHUT_WR);  // the FIN right behind the data
+  session_->NotePeerHangup();          // what the driver's readiness report said
+  EXPECT_EQ(Resume(t0_).interest, Interest::kDone);
+  EXPECT_EQ(Received(), "ok ...last\n");
+}
+
 TEST_F(SessionTest, ShutdownAnswersReceivedLinesThenSaysBye) {
   Start();
   Resume(t0_);

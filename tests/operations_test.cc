@@ -126,6 +126,22 @@ TEST_P(Operations, ReadinessDropsAtSigtermWhileTheServerStillServes) {
   EXPECT_EQ(server->process().Wait(absl::Seconds(30)), 0);
 }
 
+// Connections to the metrics port that send nothing hold one of its threads
+// each, for at most 2 s: a handful of them must not keep the probes from
+// answering (a liveness probe that times out gets a healthy server killed).
+TEST_P(Operations, IdleConnectionsToTheMetricsPortDoNotBlockTheProbes) {
+  auto server = StartWithMetrics();
+  std::vector<std::unique_ptr<RawClient>> idle;
+  for (int i = 0; i < 6; ++i) idle.push_back(std::make_unique<RawClient>(metrics_port_));
+  absl::SleepFor(absl::Milliseconds(100));
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(HttpGet(metrics_port_, "/healthz").status, 200);
+    EXPECT_EQ(HttpGet(metrics_port_, "/readyz").status, 200);
+  }
+  idle.clear();
+  EXPECT_EQ(server->Stop(), 0);
+}
+
 INSTANTIATE_FOR_BOTH_MODELS(Operations);
 
 // A real Prometheus scrapes the server every second; the value of
@@ -204,8 +220,11 @@ TEST(SocketActivation, ServesOnTheSocketSystemdPasses) {
   ASSERT_GT(port, 0);
   const std::string port_file = TempPath("activated.port");
   std::remove(port_file.c_str());
+  // It passes the server only the variables it is told to (-E): the
+  // sanitizers' options, when this is a sanitized build.
   Subprocess activator("/usr/bin/systemd-socket-activate",
-                       {"-l", absl::StrCat("127.0.0.1:", port), Runfile("server/server"),
+                       {"-l", absl::StrCat("127.0.0.1:", port), "-E", "ASAN_OPTIONS", "-E",
+                        "UBSAN_OPTIONS", "-E", "TSAN_OPTIONS", Runfile("server/server"),
                         "--port=1", "--port_file=" + port_file, "--stats_interval_ms=0"});
   // The first client triggers the exec; it waits in the backlog meanwhile.
   std::unique_ptr<RawClient> first;

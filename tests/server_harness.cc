@@ -8,10 +8,12 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/port_file.h"
 #include "common/socket.h"
@@ -104,6 +106,29 @@ HttpResponse HttpGet(int port, const std::string& path) {
   }
   response.body = raw.substr(body + 4);
   return response;
+}
+
+int64_t KernelQueuedBytes(int port) {
+  int64_t total = 0;
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::FILE* f = std::fopen(table, "r");
+    if (f == nullptr) continue;
+    char line[512];
+    // "  sl  local_address rem_address   st tx_queue:rx_queue ..."; the first
+    // line is the header. Addresses are "HEXADDR:HEXPORT".
+    while (std::fgets(line, sizeof(line), f) != nullptr) {
+      std::vector<std::string> fields = absl::StrSplit(line, ' ', absl::SkipEmpty());
+      if (fields.size() < 5 || fields[0] == "sl") continue;
+      const size_t colon = fields[1].rfind(':');
+      const size_t queues = fields[4].find(':');
+      if (colon == std::string::npos || queues == std::string::npos) continue;
+      if (std::strtol(fields[1].c_str() + colon + 1, nullptr, 16) != port) continue;
+      total += std::strtoll(fields[4].substr(0, queues).c_str(), nullptr, 16);
+      total += std::strtoll(fields[4].c_str() + queues + 1, nullptr, 16);
+    }
+    std::fclose(f);
+  }
+  return total;
 }
 
 bool ServesOneMore(const ServerProcess& server, const std::string& line) {

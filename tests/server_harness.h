@@ -91,6 +91,11 @@ struct HttpResponse {
 };
 HttpResponse HttpGet(int port, const std::string& path);
 
+// Bytes the kernel holds in the send and receive queues of this host's TCP
+// sockets whose local port is `port` (a server's side of its connections),
+// from /proc/net/tcp and tcp6.
+int64_t KernelQueuedBytes(int port);
+
 // Whether the server still serves: a new client gets `line` echoed.
 bool ServesOneMore(const ServerProcess& server, const std::string& line = "still alive");
 
