@@ -1,11 +1,29 @@
 #include "server/server_metrics.h"
 
+#include <array>
 #include <string>
 #include <utility>
 
 #include "server/metric_families.h"
 
 namespace server {
+namespace {
+
+// A counter family with one sample per value of `Enum` (kCount of them),
+// labelled `label` with the value's name.
+template <typename Enum, size_t kCount>
+prometheus::MetricFamily PerValueCounter(std::string name, std::string help, const char* label,
+                                         absl::string_view (*name_of)(Enum),
+                                         const std::array<int64_t, kCount>& values) {
+  prometheus::MetricFamily family = CounterFamily(std::move(name), std::move(help));
+  for (size_t i = 0; i < kCount; ++i) {
+    AddSample(family, {{label, std::string(name_of(static_cast<Enum>(i)))}},
+              static_cast<double>(values[i]));
+  }
+  return family;
+}
+
+}  // namespace
 
 ServerMetrics::ServerMetrics(std::function<StatsSnapshot()> snapshot, int64_t max_connections)
     : snapshot_(std::move(snapshot)), max_connections_(max_connections) {}
@@ -20,14 +38,10 @@ std::vector<prometheus::MetricFamily> ServerMetrics::Families(const StatsSnapsho
   std::vector<prometheus::MetricFamily> out;
   out.push_back(CounterFamily("echo_server_connections_accepted_total",
                               "Connections accepted (served or turned away).", d(s.accepted)));
-  prometheus::MetricFamily rejected =
-      CounterFamily("echo_server_connections_rejected_total",
-                    "Connections turned away with the busy line (or closed), by reason.");
-  for (int i = 0; i < kRejectReasons; ++i) {
-    AddSample(rejected, {{"reason", std::string(RejectReasonName(static_cast<RejectReason>(i)))}},
-              d(s.rejected[i]));
-  }
-  out.push_back(std::move(rejected));
+  out.push_back(PerValueCounter(
+      "echo_server_connections_rejected_total",
+      "Connections turned away with the busy line (or closed), by reason.", "reason",
+      &RejectReasonName, s.rejected));
   out.push_back(GaugeFamily("echo_server_connections_open",
                             "Client connections held: queued or in a session.",
                             d(s.open_connections)));
@@ -50,13 +64,8 @@ std::vector<prometheus::MetricFamily> ServerMetrics::Families(const StatsSnapsho
   out.push_back(CounterFamily("echo_server_idle_timeouts_total",
                               "Sessions closed for completing no line within the idle timeout.",
                               d(s.idle_timeouts)));
-  prometheus::MetricFamily errors =
-      CounterFamily("echo_server_errors_total", "Sessions that ended badly, by kind.");
-  for (int i = 0; i < kErrorKinds; ++i) {
-    AddSample(errors, {{"kind", std::string(ErrorKindName(static_cast<ErrorKind>(i)))}},
-              d(s.errors[i]));
-  }
-  out.push_back(std::move(errors));
+  out.push_back(PerValueCounter("echo_server_errors_total", "Sessions that ended badly, by kind.",
+                                "kind", &ErrorKindName, s.errors));
   out.push_back(CounterFamily("echo_server_descriptor_exhaustion_episodes_total",
                               "Runs of accept() failing for lack of file descriptors.",
                               d(s.emfile_episodes)));
