@@ -108,7 +108,7 @@ absl::string_view Acceptor::ProtocolLine(absl::string_view line) const {
 
 void Acceptor::Admit(common::UniqueFd socket, int& queued) {
   VERBOSE(1) << "accepted " << (limits_.proxy_protocol ? "a connection from proxy " : "")
-          << common::PeerName(socket);
+             << common::PeerName(socket);
   if (stats_->open_connections.load(std::memory_order_relaxed) >= limits_.max_connections) {
     Reject(std::move(socket), RejectReason::kMaxConnections, /*linger=*/true);
     return;

@@ -261,8 +261,12 @@ void EventWorker::HandOff(uint32_t index, EventWorker& to, absl::Time now) {
   if (!to.Adopt(session)) {
     // The peer is stopping; keep the session after all.
     slot.session = std::move(session);
-    if (!Watch(index, fd)) PLOG(FATAL) << "re-watching a session this worker just watched";
-    Drive(index, now);
+    if (Watch(index, fd)) {
+      Drive(index, now);
+    } else {
+      PLOG(WARNING) << "cannot watch a session again; closing it";
+      Release(index, now);
+    }
     return;
   }
   deadlines_.Remove(IdOf(index), slot.timer);

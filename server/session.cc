@@ -305,13 +305,13 @@ Session::Wait Session::Resume(absl::Time now, WorkerContext& context) {
           backlogged_ = true;
           if (now >= WriteDeadline()) {
             VERBOSE(1) << peer_ << ": write timed out with " << pending_output()
-                    << " bytes pending";
+                       << " bytes pending";
             Fail(ErrorKind::kWriteTimeout);
             continue;
           }
           if (state_ == State::kOpen && now >= idle_deadline_) {
             VERBOSE(1) << peer_ << ": replies waited for the client to read longer than the idle "
-                    << "timeout (" << pending_output() << " bytes pending); closing";
+                       << "timeout (" << pending_output() << " bytes pending); closing";
             stats_->Error(ErrorKind::kSlowReader);
             QueueClosingLine(now, common::kIdleTimeoutLine, staged);
             continue;
