@@ -31,6 +31,10 @@ TEST(ServerOptionsTest, ErrorsNameTheFlag) {
       {[](ServerOptions& o) { o.welcome = "two\nlines"; }, "--welcome"},
       {[](ServerOptions& o) { o.reply_prefix = "\r"; }, "--reply_prefix"},
       {[](ServerOptions& o) { o.host = ""; }, "--host"},
+      {[](ServerOptions& o) { o.socket_buffer_bytes = -1; }, "--socket_buffer_bytes"},
+      {[](ServerOptions& o) { o.proxy_header_timeout_ms = 0; }, "--proxy_header_timeout_ms"},
+      {[](ServerOptions& o) { o.drain_delay_ms = -1; }, "--drain_delay_ms"},
+      {[](ServerOptions& o) { o.metrics_port = 70000; }, "--metrics_port"},
   };
   for (const Case& c : cases) {
     ServerOptions o;
@@ -55,6 +59,23 @@ TEST(ServerOptionsTest, ParsesEnums) {
   EXPECT_EQ(*ParseModel("classic"), Model::kClassic);
   EXPECT_NE(ParseModel("parked").status().message().find("--model"), absl::string_view::npos);
   EXPECT_EQ(ModelName(Model::kClassic), "classic");
+  EXPECT_EQ(*ParseProxyProtocol("off"), ProxyProtocol::kOff);
+  EXPECT_EQ(*ParseProxyProtocol("v1"), ProxyProtocol::kV1);
+  EXPECT_EQ(*ParseProxyProtocol("v2"), ProxyProtocol::kV2);
+  EXPECT_EQ(*ParseProxyProtocol("any"), ProxyProtocol::kAny);
+  EXPECT_NE(ParseProxyProtocol("v3").status().message().find("--proxy_protocol"),
+            absl::string_view::npos);
+  EXPECT_EQ(ProxyProtocolName(ProxyProtocol::kV2), "v2");
+}
+
+TEST(ServerOptionsTest, MetricsAreOnWithAPortOrAPortFile) {
+  ServerOptions o;
+  EXPECT_FALSE(o.metrics_enabled());
+  o.metrics_port = 9888;
+  EXPECT_TRUE(o.metrics_enabled());
+  o.metrics_port = 0;
+  o.metrics_port_file = "/tmp/metrics.port";  // any free port, written there
+  EXPECT_TRUE(o.metrics_enabled());
 }
 
 TEST(ServerOptionsTest, WorkersDefaultToUsableCpusInTheEventModel) {
