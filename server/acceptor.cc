@@ -102,10 +102,6 @@ Acceptor::Accepted Acceptor::AcceptOne(int& queued) {
   }
 }
 
-absl::string_view Acceptor::ProtocolLine(absl::string_view line) const {
-  return limits_.framing == Framing::kLine ? line : absl::string_view();
-}
-
 void Acceptor::Admit(common::UniqueFd socket, int& queued) {
   VERBOSE(1) << "accepted " << (limits_.proxy_protocol ? "a connection from proxy " : "")
              << common::PeerName(socket);
@@ -130,7 +126,8 @@ void Acceptor::Admit(common::UniqueFd socket, int& queued) {
   Stats::Add(stats_->open_connections, -1);
   // Queue full (reject policy), or closed because the server is stopping.
   if (queue_->closed()) {
-    closer_->Close(std::move(conn.socket), ProtocolLine(common::kShutdownLine));
+    closer_->Close(std::move(conn.socket),
+                   ClosingLineFor(limits_.framing, common::kShutdownLine));
   } else {
     Reject(std::move(conn.socket), RejectReason::kQueueFull, /*linger=*/true);
   }
@@ -140,9 +137,10 @@ void Acceptor::Reject(common::UniqueFd socket, RejectReason reason, bool linger)
   stats_->Reject(reason);
   VERBOSE(1) << "rejected (" << RejectReasonName(reason) << ") " << common::PeerName(socket);
   if (linger) {
-    closer_->Close(std::move(socket), ProtocolLine(common::kBusyLine));
+    closer_->Close(std::move(socket), ClosingLineFor(limits_.framing, common::kBusyLine));
   } else {
-    LingeringCloser::CloseNow(std::move(socket), ProtocolLine(common::kBusyLine));
+    LingeringCloser::CloseNow(std::move(socket),
+                              ClosingLineFor(limits_.framing, common::kBusyLine));
   }
 }
 

@@ -85,8 +85,6 @@ class Acceptor {
   // Sheds one waiting client if the reserve allows (true), else backs off.
   bool OnFdExhausted(int err);
   void EndFdEpisode();
-  // `line` in line framing; nothing in raw framing (a pure echo adds no text).
-  absl::string_view ProtocolLine(absl::string_view line) const;
 
   common::UniqueFd listener_;
   const Limits limits_;

@@ -175,9 +175,8 @@ void EventWorker::StartSession(Connection conn, absl::Time now) {
     deps_.stats->Reject(RejectReason::kEpollRegistration);
     Stats::Add(deps_.stats->open_connections, -1);
     load_.fetch_sub(1, std::memory_order_relaxed);
-    deps_.closer->Close(std::move(conn.socket), deps_.config->framing == Framing::kLine
-                                                    ? common::kBusyLine
-                                                    : absl::string_view());
+    deps_.closer->Close(std::move(conn.socket),
+                      ClosingLineFor(deps_.config->framing, common::kBusyLine));
     return;
   }
   counters_->queue_wait.Record(now - conn.accepted_at);

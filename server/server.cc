@@ -26,13 +26,6 @@ constexpr absl::Duration kLinger = absl::Seconds(2);
 // turn is bounded work: at most 16 reads, each bounded by the output cap.)
 constexpr absl::Duration kWedged = absl::Seconds(10);
 
-// Sockets may linger while descriptors are scarce only up to a share of the
-// descriptor limit, keeping the rest for clients being served.
-size_t MaxLingering(long fd_limit) {
-  if (fd_limit < 0) return 4096;
-  return std::max<size_t>(1, static_cast<size_t>(fd_limit) / 8);
-}
-
 }  // namespace
 
 namespace {
@@ -130,7 +123,7 @@ absl::Status Server::Start() {
 
 absl::Status Server::StartThreads(common::UniqueFd listener, long fd_limit) {
   if (!stop_accepting_.valid()) return absl::ResourceExhaustedError("no eventfd for the acceptor");
-  closer_ = std::make_unique<LingeringCloser>(kLinger, MaxLingering(fd_limit));
+  closer_ = std::make_unique<LingeringCloser>(kLinger, MaxLingeringSockets(fd_limit));
   absl::Status s = closer_->Start();
   if (!s.ok()) return s;
 

@@ -67,13 +67,19 @@ int ResolvedWorkers(const ServerOptions& options, int cpus) {
   return options.workers > 0 ? std::min(options.workers, cpus) : cpus;
 }
 
+size_t MaxLingeringSockets(long fd_limit) {
+  if (fd_limit < 0) return 4096;
+  return std::max<size_t>(1, static_cast<size_t>(fd_limit) / 8);
+}
+
 int64_t ResolvedMaxConnections(const ServerOptions& options, long fd_limit, int workers) {
   if (options.max_connections > 0) return options.max_connections;
   if (fd_limit < 0) return 1000000;
   // Own descriptors: stdio, listener, reserve, metrics, an epoll set and an
   // eventfd per worker, a few more. Lingering sockets may take up to an
   // eighth of the table (see Server).
-  const int64_t reserved = 16 + 2 * static_cast<int64_t>(workers) + fd_limit / 8;
+  const int64_t reserved = 16 + 2 * static_cast<int64_t>(workers) +
+                           static_cast<int64_t>(MaxLingeringSockets(fd_limit));
   return std::max<int64_t>(1, fd_limit - reserved);
 }
 
@@ -131,6 +137,10 @@ absl::string_view OverloadPolicyName(OverloadPolicy policy) {
 
 absl::string_view FramingName(Framing framing) {
   return framing == Framing::kLine ? "line" : "raw";
+}
+
+absl::string_view ClosingLineFor(Framing framing, absl::string_view line) {
+  return framing == Framing::kLine ? line : absl::string_view();
 }
 
 }  // namespace server

@@ -5,6 +5,7 @@
 // (same names, same units), plus validation that names the offending flag.
 // The defaults are the flags' defaults; README.md explains each choice.
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -82,6 +83,11 @@ struct ServerOptions {
 // usable CPUs.
 int ResolvedWorkers(const ServerOptions& options, int cpus);
 
+// How many server-closed sockets may linger at once (see LingeringCloser),
+// given the descriptor limit (< 0: unlimited): an eighth of the table, so
+// the rest stays for clients being served.
+size_t MaxLingeringSockets(long fd_limit);
+
 // The session cap `max_connections` resolves to, given the descriptor limit
 // (`fd_limit` < 0: unlimited) and the resolved pool size: every session costs
 // a descriptor, and the rest of the table is kept for the server's own
@@ -96,6 +102,10 @@ absl::string_view ProxyProtocolName(ProxyProtocol proxy);
 absl::StatusOr<Framing> ParseFraming(absl::string_view text);
 absl::string_view OverloadPolicyName(OverloadPolicy policy);
 absl::string_view FramingName(Framing framing);
+
+// `line` in line framing; nothing in raw framing, a pure echo that adds no
+// text of its own (not even a closing line).
+absl::string_view ClosingLineFor(Framing framing, absl::string_view line);
 
 }  // namespace server
 
