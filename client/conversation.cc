@@ -41,7 +41,43 @@ int Conversation::Connect() {
   }
   socket_ = std::move(*socket);
   welcomed_ = options_.raw;
+  if (options_.tls != nullptr) {
+    absl::Status nonblocking = common::SetNonBlocking(socket_);
+    if (!nonblocking.ok()) return Fail(kExitError, std::string(nonblocking.message()));
+    SSL* ssl = options_.tls->NewSsl(options_.host);
+    if (ssl == nullptr) return Fail(kExitError, "out of memory for TLS");
+    tls_ = std::make_unique<TlsClientStream>(ssl, socket_);
+    absl::Status handshake = tls_->Handshake(absl::Now() + options_.timeout);
+    if (!handshake.ok()) {
+      return Fail(absl::IsDeadlineExceeded(handshake) ? kExitTimeout : kExitError,
+                  std::string(handshake.message()));
+    }
+  }
   return kExitOk;
+}
+
+ssize_t Conversation::Send(const std::string& data) {
+  if (tls_ != nullptr) {
+    const ssize_t n = tls_->Write(data.data(), data.size());
+    return n == TlsClientStream::kWouldBlock ? -1 : n == TlsClientStream::kFailed ? -2 : n;
+  }
+  const ssize_t n = ::send(socket_.get(), data.data(), data.size(), MSG_NOSIGNAL);
+  if (n >= 0) return n;
+  return errno == EAGAIN || errno == EINTR ? -1 : -2;
+}
+
+ssize_t Conversation::Receive(char* buf, size_t size) {
+  if (tls_ != nullptr) {
+    const ssize_t n = tls_->Read(buf, size);
+    return n == TlsClientStream::kWouldBlock ? -1 : n == TlsClientStream::kFailed ? -2 : n;
+  }
+  const ssize_t n = ::recv(socket_.get(), buf, size, 0);
+  if (n >= 0) return n;
+  return errno == EAGAIN || errno == EINTR ? -1 : -2;
+}
+
+std::string Conversation::LastError() const {
+  return tls_ != nullptr ? tls_->error() : std::strerror(errno);
 }
 
 int Conversation::RunMessages(const std::vector<std::string>& messages) {
@@ -105,40 +141,49 @@ int Conversation::Run(const std::vector<std::string>* messages, int input_fd) {
     const bool waiting_for_server = !welcomed_ || !awaiting_.empty();
     if (input_done && !waiting_for_server && to_send.empty()) {
       // Everything answered. Say goodbye the polite way.
+      if (tls_ != nullptr) tls_->Close();
       ::shutdown(socket_.get(), SHUT_WR);
       return mismatches_ > 0 ? kExitError : kExitOk;
     }
 
     pollfd fds[2];
     int nfds = 0;
-    fds[nfds++] = {socket_.get(), static_cast<short>(POLLIN | (to_send.empty() ? 0 : POLLOUT)), 0};
+    // TLS may need to write before it can read (never in plaintext).
+    const bool read_wants_write = tls_ != nullptr && tls_->wants_write();
+    const bool want_out = !to_send.empty() || read_wants_write;
+    fds[nfds++] = {socket_.get(), static_cast<short>(POLLIN | (want_out ? POLLOUT : 0)), 0};
+    // TLS may hold decrypted bytes the socket no longer shows: read them first.
+    const bool buffered = tls_ != nullptr && tls_->pending();
     const bool read_input = input_fd >= 0 && !input_done && welcomed_;
     if (read_input) fds[nfds++] = {input_fd, POLLIN, 0};
     // The timeout bounds waiting for the server, not for a person typing.
     const bool waiting = waiting_for_server || !to_send.empty();
-    int rc = ::poll(fds, nfds, common::PollTimeoutMs(waiting ? deadline : absl::InfiniteFuture()));
+    int rc = ::poll(fds, nfds,
+                    buffered ? 0
+                             : common::PollTimeoutMs(waiting ? deadline : absl::InfiniteFuture()));
     if (rc < 0) {
       if (errno == EINTR) continue;
       return Fail(kExitError, absl::StrCat("poll: ", std::strerror(errno)));
     }
-    if (rc == 0) {
+    if (buffered) fds[0].revents |= POLLIN;
+    if (rc == 0 && !buffered) {
       return Fail(kExitTimeout, welcomed_ ? "timed out waiting for a reply"
                                           : "timed out waiting for the welcome line");
     }
 
-    if (fds[0].revents & POLLOUT) {
-      ssize_t n = ::send(socket_.get(), to_send.data(), to_send.size(), MSG_NOSIGNAL);
+    if ((fds[0].revents & POLLOUT) && !to_send.empty()) {
+      ssize_t n = Send(to_send);
       if (n > 0) {
         to_send.erase(0, static_cast<size_t>(n));
         deadline = absl::Now() + options_.timeout;
-      } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
-        return Fail(kExitError, absl::StrCat("send: ", std::strerror(errno)));
+      } else if (n == -2) {
+        return Fail(kExitError, absl::StrCat("send: ", LastError()));
       }
     }
-    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-      ssize_t n = ::recv(socket_.get(), buf, sizeof(buf), 0);
-      if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-      if (n < 0) return Fail(kExitError, absl::StrCat("recv: ", std::strerror(errno)));
+    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR | (read_wants_write ? POLLOUT : 0))) {
+      ssize_t n = Receive(buf, sizeof(buf));
+      if (n == -1) continue;
+      if (n < 0) return Fail(kExitError, absl::StrCat("recv: ", LastError()));
       if (n == 0) {
         return Fail(kExitError, welcomed_ ? "server closed the connection"
                                           : "server closed the connection before the welcome");

@@ -18,11 +18,13 @@
 
 #include <cstdio>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/time/time.h"
+#include "client/tls_client.h"
 #include "common/unique_fd.h"
 
 namespace client {
@@ -44,6 +46,7 @@ struct ConversationOptions {
   bool quiet = false;          // do not print the welcome line
   bool check_replies = true;
   std::string expect_prefix;   // what every reply must start with
+  const TlsClientContext* tls = nullptr;  // non-null: speak TLS (outlives the conversation)
 };
 
 class Conversation {
@@ -61,11 +64,17 @@ class Conversation {
   // Handles one complete line from the server; returns an ExitCode.
   int HandleServerLine(const std::string& line);
   int Fail(int code, const std::string& why);
+  // One send() or recv(), or TLS's: > 0 bytes, 0 EOF (reads), -1 would
+  // block, -2 error (errno or tls_->error() says why).
+  ssize_t Send(const std::string& data);
+  ssize_t Receive(char* buf, size_t size);
+  std::string LastError() const;
 
   const ConversationOptions options_;
   FILE* const out_;
   FILE* const err_;
   common::UniqueFd socket_;
+  std::unique_ptr<TlsClientStream> tls_;  // after socket_: destroyed first
   bool welcomed_ = false;
   std::deque<std::string> awaiting_;  // sent lines whose replies are due
   int mismatches_ = 0;

@@ -26,11 +26,20 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
-#include "client/latency_histogram.h"
+#include "client/load_report.h"
+#include "client/tls_client.h"
 
 namespace client {
+
+// Counts of a closed-loop run in progress, for a caller's own progress
+// display (e.g. //tools:soak's periodic line); updated as the run goes.
+struct LoadProgress {
+  std::atomic<int64_t> round_trips{0};
+  std::atomic<int64_t> open{0};  // connections open now
+};
 
 struct LoadOptions {
   enum class Mode { kPingPong, kConnect, kIdle };
@@ -54,39 +63,31 @@ struct LoadOptions {
   absl::Duration timeout = absl::Seconds(5);  // connect, welcome, each reply
   int max_connecting = 256;                   // connects in flight at once
   bool progress = false;                      // one status line per second
+  LoadProgress* live = nullptr;               // optional: kept up to date (closed loop)
   // Optional: setting it ends the run early (e.g. a benchmark holding idle
   // connections while it measures something else).
   const std::atomic<bool>* stop = nullptr;
   // After the server ends a session with a closing line (bye, busy, error),
   // connect again, as a well-behaved client would (rolling restarts).
   bool reconnect = false;
-};
 
-struct LoadReport {
-  int connections_requested = 0;
-  int64_t connections_established = 0;  // peak simultaneously open
-  int64_t connections_served = 0;       // completed at least one round trip
-  int64_t lines_sent = 0;               // lines fully sent
-  int64_t round_trips = 0;              // replies verified / connect cycles
-  int64_t bytes_received = 0;           // reply bytes
-  absl::Duration elapsed;
-  LatencyHistogram latency;             // nanoseconds per round trip/cycle
-  // From the start until every requested connection had been served (idle
-  // mode: welcomed); InfiniteDuration if some never were.
-  absl::Duration all_served_after = absl::InfiniteDuration();
-  int64_t connect_failures = 0;
-  int64_t busy = 0;                     // "busy" line instead of a welcome
-  int64_t timeouts = 0;
-  int64_t mismatches = 0;               // reply differs from what was sent
-  int64_t server_closed = 0;            // server ended the session with a closing line
-  int64_t eofs = 0;                     // EOF without a closing line
-  int64_t resets = 0;                   // connection reset (recv/send failed)
-  int64_t sessions = 0;                 // connections established (welcomed or not)
+  // Open loop (client/open_loop.h; pingpong only): round trips per second
+  // in total, 0 for the closed loop above.
+  double rate = 0;
+  bool poisson = false;          // exponential gaps instead of equal ones
+  int max_in_flight = 1;         // per connection; 1 = lock-step
+  absl::Duration warmup = absl::ZeroDuration();  // lines due before this are not counted
+  double connect_rate = 0;       // new connections per second; 0 = all at once
+  // Busy-poll this long before each due line (the timer wakes it then).
+  absl::Duration spin = absl::Microseconds(50);
+  std::vector<std::string> source_ips;  // numeric IPv4, bound round-robin
 
-  double round_trips_per_second() const;
-  double megabytes_per_second() const;
-  std::string ToText() const;
-  std::string ToJson() const;
+  // Non-null: every connection speaks TLS (handshake, then the protocol;
+  // closed loop only);
+  // with tls_resume, each generator thread offers the session of its first
+  // connection to the next ones (resumed handshakes in connect mode).
+  const TlsClientContext* tls = nullptr;
+  bool tls_resume = false;
 };
 
 LoadReport RunLoad(const LoadOptions& options);

@@ -1,6 +1,7 @@
 #include "common/port_file.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -13,7 +14,7 @@
 
 namespace common {
 
-absl::Status WritePortFile(const std::string& path, int port) {
+absl::Status WritePortFile(const std::string& path, int port, ino_t* inode) {
   const std::string tmp = absl::StrCat(path, ".tmp.", ::getpid());
   FILE* f = std::fopen(tmp.c_str(), "w");
   if (f == nullptr) return ErrnoStatus(errno, absl::StrCat("--port_file ", path));
@@ -24,7 +25,16 @@ absl::Status WritePortFile(const std::string& path, int port) {
     std::remove(tmp.c_str());
     return ErrnoStatus(err, absl::StrCat("--port_file ", path));
   }
+  struct stat st;
+  if (inode != nullptr) *inode = ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
   return absl::OkStatus();
+}
+
+void RemovePortFile(const std::string& path, ino_t inode) {
+  struct stat st;
+  if (inode != 0 && ::stat(path.c_str(), &st) == 0 && st.st_ino == inode) {
+    std::remove(path.c_str());
+  }
 }
 
 absl::StatusOr<int> WaitForPortFile(const std::string& path, absl::Time deadline,

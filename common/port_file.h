@@ -7,6 +7,8 @@
 //
 // Thread safety: stateless functions.
 
+#include <sys/types.h>
+
 #include <string>
 
 #include "absl/functional/function_ref.h"
@@ -18,7 +20,14 @@ namespace common {
 
 // Writes "<port>\n" to `path` atomically (temp file + rename), so a reader
 // polling for the file never sees a partial number. Errors name the flag.
-absl::Status WritePortFile(const std::string& path, int port);
+// `inode` (if not null) receives the written file's inode, for
+// RemovePortFile().
+absl::Status WritePortFile(const std::string& path, int port, ino_t* inode = nullptr);
+
+// Removes `path` at exit if it still is the file written as `inode`: another
+// instance sharing the path (a rolling restart with --reuse_port) may have
+// replaced it since, and its file must stay.
+void RemovePortFile(const std::string& path, ino_t inode);
 
 // Polls `path` until it holds a port. DeadlineExceeded once `deadline`
 // passes; Unavailable as soon as `keep_waiting()` returns false (e.g. the

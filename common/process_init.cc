@@ -3,6 +3,10 @@
 #include <signal.h>
 #include <stdlib.h>
 
+#include <iostream>
+
+#include "common/command_line_help.h"
+#include "common/flagfile_check.h"
 #include "gflags/gflags.h"
 #include "glog/logging.h"
 
@@ -23,6 +27,15 @@ void InitProcess(const char* usage, int* argc, char*** argv) {
   FLAGS_logtostderr = true;
   gflags::gflags_exitfunc = &ExitForFlags;
   gflags::SetUsageMessage(usage);
+  // -h, --help (own flags first), --helpfull, --version: print, exit 0.
+  HandleHelpAndVersion(*argc, *argv);
+  // gflags skips unknown flags in a flagfile; refuse them as on the command
+  // line (common/flagfile_check.h).
+  absl::Status flagfiles = CheckFlagfiles(*argc, *argv);
+  if (!flagfiles.ok()) {
+    std::cerr << "error: " << flagfiles.message() << "\n";
+    ::exit(kExitUsage);
+  }
   gflags::ParseCommandLineFlags(argc, argv, /*remove_flags=*/true);
   google::InitGoogleLogging((*argv)[0]);
   ::signal(SIGPIPE, SIG_IGN);

@@ -31,6 +31,18 @@ inline constexpr absl::string_view kLineTooLongLine = "error: line too long\r\n"
 
 inline constexpr int kDefaultPort = 8888;
 
+// How the server frames what it echoes.
+enum class Framing {
+  kLine,  // the tutorial protocol: welcome line, then "<prefix><line>" replies
+  kRaw,   // RFC 862 echo: bytes back as they arrive, no welcome, no prefix
+};
+
+// `line` in line framing; nothing in raw framing, a pure echo that adds no
+// text of its own (not even a closing line).
+inline absl::string_view ClosingLineFor(Framing framing, absl::string_view line) {
+  return framing == Framing::kLine ? line : absl::string_view();
+}
+
 // The first words of the closing lines above.
 inline constexpr absl::string_view kClosingWords[] = {"busy:", "bye:", "error:"};
 

@@ -20,6 +20,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "glog/logging.h"
+#include "tools/cpp/runfiles/runfiles.h"
 
 namespace common {
 namespace {
@@ -33,6 +34,9 @@ std::string ReadFile(const std::string& path) {
 
 std::atomic<int> counter{0};
 
+// The name WORKSPACE gives this repository: runfiles paths start with it.
+constexpr char kWorkspaceName[] = "threadpool_echo";
+
 }  // namespace
 
 std::string TempPath(const std::string& name) {
@@ -43,8 +47,33 @@ std::string TempPath(const std::string& name) {
 std::string Runfile(const std::string& path) {
   const char* srcdir = std::getenv("TEST_SRCDIR");
   const char* workspace = std::getenv("TEST_WORKSPACE");
-  if (srcdir == nullptr || workspace == nullptr) return path;
-  return absl::StrCat(srcdir, "/", workspace, "/", path);
+  if (srcdir != nullptr && workspace != nullptr) {
+    return absl::StrCat(srcdir, "/", workspace, "/", path);
+  }
+  // Outside `bazel test`: Bazel's runfiles library finds the tree next to
+  // the binary (`<binary>.runfiles`, or its manifest), so a tool started as
+  // bazel-bin/tools/compare from any directory finds what `bazel run` would
+  // have put in its working directory. /proc/self/exe rather than argv[0]:
+  // no caller has to pass it, and it is absolute whatever the working
+  // directory.
+  static const bazel::tools::cpp::runfiles::Runfiles* const runfiles = [] {
+    char exe[4096];
+    const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    std::string error;
+    return bazel::tools::cpp::runfiles::Runfiles::Create(
+        n > 0 ? std::string(exe, static_cast<size_t>(n)) : std::string(), &error);
+  }();
+  if (runfiles != nullptr) {
+    const std::string found = runfiles->Rlocation(absl::StrCat(kWorkspaceName, "/", path));
+    if (!found.empty() && ::access(found.c_str(), F_OK) == 0) return found;
+  }
+  // No runfiles (a binary copied elsewhere): the workspace's own paths, for
+  // a tool started in the workspace root: sources as they are, built
+  // binaries under bazel-bin/.
+  if (::access(path.c_str(), F_OK) == 0) return path;
+  const std::string built = absl::StrCat("bazel-bin/", path);
+  if (::access(built.c_str(), F_OK) == 0) return built;
+  return path;
 }
 
 Subprocess::Subprocess(std::string binary, std::vector<std::string> args,
@@ -173,6 +202,14 @@ int64_t Subprocess::VoluntarySwitches(const std::string& thread_prefix) const {
   }
   ::closedir(dir);
   return sum;
+}
+
+int64_t Subprocess::MainThreadVoluntarySwitches() const {
+  const std::string status = ReadFile(absl::StrCat("/proc/", pid_, "/task/", pid_, "/status"));
+  const std::string key = "\nvoluntary_ctxt_switches:";
+  const size_t at = status.find(key);
+  if (at == std::string::npos) return -1;
+  return std::strtoll(status.c_str() + at + key.size(), nullptr, 10);
 }
 
 int64_t Subprocess::OpenFds() const {

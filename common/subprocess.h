@@ -69,6 +69,8 @@ class Subprocess {
   // epoll_wait, and was woken) summed over the child's threads whose name
   // starts with `thread_prefix`; a count of wake-ups, not a timing.
   int64_t VoluntarySwitches(const std::string& thread_prefix) const;
+  // The same for the main thread alone (the task whose id is the pid).
+  int64_t MainThreadVoluntarySwitches() const;
 
  private:
   int64_t StatusField(const std::string& key) const;
@@ -83,8 +85,10 @@ class Subprocess {
 // A path under the test's private temp directory ($TEST_TMPDIR, else /tmp).
 std::string TempPath(const std::string& name);
 
-// A runfiles path such as "server/server" made absolute (under `bazel test`;
-// under `bazel run` the working directory already is the runfiles root).
+// A runfiles path such as "server/server" made absolute: under `bazel test`
+// from $TEST_SRCDIR, otherwise through Bazel's runfiles library (so tools run
+// as bazel-bin/tools/X from any directory, not only under `bazel run`), else
+// the workspace path (as given, or under bazel-bin/) if it exists.
 std::string Runfile(const std::string& path);
 
 }  // namespace common

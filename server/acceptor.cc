@@ -12,6 +12,7 @@
 #include "common/socket.h"
 #include "common/verbose_log.h"
 #include "glog/logging.h"
+#include "server/closing_line.h"
 
 namespace server {
 namespace {
@@ -105,12 +106,13 @@ Acceptor::Accepted Acceptor::AcceptOne(int& queued) {
 void Acceptor::Admit(common::UniqueFd socket, int& queued) {
   VERBOSE(1) << "accepted " << (limits_.proxy_protocol ? "a connection from proxy " : "")
              << common::PeerName(socket);
-  if (stats_->open_connections.load(std::memory_order_relaxed) >= limits_.max_connections) {
+  AdmissionTicket ticket =
+      AdmissionTicket::TryTake(&stats_->open_connections, limits_.max_connections);
+  if (!ticket.held()) {
     Reject(std::move(socket), RejectReason::kMaxConnections, /*linger=*/true);
     return;
   }
-  Stats::Add(stats_->open_connections);
-  Connection conn{std::move(socket), absl::Now()};
+  Connection conn{std::move(socket), std::move(ticket), absl::Now()};
   if (queue_->TryPush(conn)) {
     ++queued;
     return;
@@ -123,11 +125,10 @@ void Acceptor::Admit(common::UniqueFd socket, int& queued) {
       return;
     }
   }
-  Stats::Add(stats_->open_connections, -1);
   // Queue full (reject policy), or closed because the server is stopping.
   if (queue_->closed()) {
     closer_->Close(std::move(conn.socket),
-                   ClosingLineFor(limits_.framing, common::kShutdownLine));
+                   ClosingLine(limits_.framing, common::kShutdownLine, *stats_));
   } else {
     Reject(std::move(conn.socket), RejectReason::kQueueFull, /*linger=*/true);
   }
@@ -137,10 +138,10 @@ void Acceptor::Reject(common::UniqueFd socket, RejectReason reason, bool linger)
   stats_->Reject(reason);
   VERBOSE(1) << "rejected (" << RejectReasonName(reason) << ") " << common::PeerName(socket);
   if (linger) {
-    closer_->Close(std::move(socket), ClosingLineFor(limits_.framing, common::kBusyLine));
+    closer_->Close(std::move(socket), ClosingLine(limits_.framing, common::kBusyLine, *stats_));
   } else {
     LingeringCloser::CloseNow(std::move(socket),
-                              ClosingLineFor(limits_.framing, common::kBusyLine));
+                              ClosingLine(limits_.framing, common::kBusyLine, *stats_));
   }
 }
 

@@ -1,10 +1,11 @@
 #include "server/lingering_closer.h"
 
-#include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
+#include "common/poller.h"
 #include "common/socket.h"
 #include "common/thread_starter.h"
 #include "glog/logging.h"
@@ -12,7 +13,6 @@
 namespace server {
 namespace {
 
-constexpr uint64_t kStopId = 0;
 // Input read and thrown away per socket at most, before closing it anyway.
 constexpr size_t kDiscardBudget = 256 * 1024;
 
@@ -23,23 +23,19 @@ LingeringCloser::LingeringCloser(absl::Duration linger, size_t max_sockets)
 
 absl::Status LingeringCloser::Start() {
   CHECK(!thread_.joinable()) << "Start() called twice";
-  if (!stop_.valid()) return common::ErrnoStatus(errno, "lingering closer: eventfd");
-  common::UniqueFd epoll(::epoll_create1(EPOLL_CLOEXEC));
-  if (!epoll.valid()) return common::ErrnoStatus(errno, "lingering closer: epoll_create1");
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.u64 = kStopId;
-  if (::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, stop_.fd(), &ev) != 0) {
-    return common::ErrnoStatus(errno, "lingering closer: epoll_ctl");
+  absl::StatusOr<std::unique_ptr<common::EventLoop>> loop = common::EventLoop::Create();
+  if (!loop.ok()) {
+    return absl::Status(loop.status().code(),
+                        absl::StrCat("lingering closer: ", loop.status().message()));
   }
-  absl::MutexLock lock(&mu_);
-  epoll_ = std::move(epoll);
-  auto thread = common::StartThread("closer", [this] { Run(); });
+  loop_ = std::move(*loop);
+  auto thread = common::StartThread("closer", [this] { loop_->Run(*this); });
   if (!thread.ok()) {
-    epoll_.Reset();
+    loop_.reset();
     return thread.status();
   }
   thread_ = std::move(*thread);
+  started_.store(true, std::memory_order_release);
   return absl::OkStatus();
 }
 
@@ -66,87 +62,82 @@ void LingeringCloser::Close(common::UniqueFd socket, absl::string_view last_line
   if (!socket.valid()) return;
   size_t budget = kDiscardBudget;
   if (SayLastLineAndHalfClose(socket, last_line, budget)) return;  // nothing to wait for
-  absl::MutexLock lock(&mu_);
-  if (!epoll_.valid() || entries_.size() >= max_sockets_ || stop_.notified()) {
+  if (!started_.load(std::memory_order_acquire) ||
+      stop_requested_.load(std::memory_order_acquire) ||
+      count_.load(std::memory_order_relaxed) >= static_cast<int64_t>(max_sockets_)) {
     return;  // close now
   }
-  const uint64_t id = next_id_++;
-  epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLRDHUP;
-  ev.data.u64 = id;
-  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, socket.get(), &ev) != 0) return;
-  entries_.emplace(id, Entry{std::move(socket), absl::Now() + linger_, budget});
-  by_deadline_.push_back(id);
+  count_.fetch_add(1, std::memory_order_relaxed);
+  {
+    absl::MutexLock lock(&inbox_mu_);
+    inbox_.push_back(Entry{std::move(socket), budget, {}});
+  }
+  loop_->Wake();
 }
 
-size_t LingeringCloser::lingering() const {
-  absl::MutexLock lock(&mu_);
-  return entries_.size();
-}
-
-void LingeringCloser::Expire(absl::Time now) {
-  while (!by_deadline_.empty()) {
-    auto it = entries_.find(by_deadline_.front());
-    if (it != entries_.end()) {
-      if (it->second.deadline > now && now < stop_deadline_) break;
-      entries_.erase(it);  // closes (epoll drops closed descriptors itself)
+void LingeringCloser::OnWake(absl::Time now) {
+  if (!stopping_ && stop_requested_.load(std::memory_order_acquire)) {
+    stopping_ = true;
+    stop_deadline_ =
+        absl::FromUnixNanos(stop_deadline_ns_.load(std::memory_order_relaxed));
+    for (auto& [id, entry] : entries_) {
+      loop_->SetDeadline(id, entry.timer, std::min(entry.timer.deadline, stop_deadline_));
     }
-    by_deadline_.pop_front();
+  }
+  std::vector<Entry> arrived;
+  {
+    absl::MutexLock lock(&inbox_mu_);
+    arrived.swap(inbox_);
+  }
+  for (Entry& entry : arrived) {
+    const uint64_t id = next_id_++;
+    // Level-triggered: each report is read until it would block anyway.
+    if (!loop_->Watch(entry.socket.get(), id, common::kReadable, common::Trigger::kLevel).ok()) {
+      count_.fetch_sub(1, std::memory_order_relaxed);
+      continue;  // cannot wait for this one: it closes now
+    }
+    Entry& stored = entries_.emplace(id, std::move(entry)).first->second;
+    loop_->SetDeadline(id, stored.timer, std::min(now + linger_, stop_deadline_));
   }
 }
 
-void LingeringCloser::Run() {
-  constexpr int kMaxEvents = 64;
-  epoll_event events[kMaxEvents];
-  for (;;) {
-    absl::Time wake;
-    {
-      absl::MutexLock lock(&mu_);
-      const absl::Time now = absl::Now();
-      Expire(now);
-      if (stop_.notified() && (entries_.empty() || now >= stop_deadline_)) {
-        entries_.clear();
-        by_deadline_.clear();
-        return;
-      }
-      // Wake for the earliest deadline; look around at least every 100 ms.
-      wake = now + absl::Milliseconds(100);
-      if (!by_deadline_.empty()) {
-        auto it = entries_.find(by_deadline_.front());
-        if (it != entries_.end()) wake = std::min(wake, it->second.deadline);
-      }
-      if (stop_.notified()) wake = std::min(wake, stop_deadline_);
-    }
-    int n = ::epoll_wait(epoll_.get(), events, kMaxEvents, common::PollTimeoutMs(wake));
-    if (n < 0) {
-      PCHECK(errno == EINTR) << "epoll_wait";
-      continue;
-    }
-    absl::MutexLock lock(&mu_);
-    for (int i = 0; i < n; ++i) {
-      const uint64_t id = events[i].data.u64;
-      if (id == kStopId) {
-        // Seen once is enough: it stays readable, and from now on the
-        // deadlines alone drive the loop.
-        ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, stop_.fd(), nullptr);
-        continue;
-      }
-      auto it = entries_.find(id);
-      if (it == entries_.end()) continue;
-      if (common::DiscardPendingInput(it->second.socket, it->second.discard_budget)) {
-        entries_.erase(it);
-      }
-    }
-  }
+void LingeringCloser::OnReady(uint64_t id, uint32_t /*readiness*/, absl::Time /*now*/) {
+  auto it = entries_.find(id);
+  if (it == entries_.end()) return;
+  if (common::DiscardPendingInput(it->second.socket, it->second.discard_budget)) Erase(id);
+}
+
+void LingeringCloser::OnDue(uint64_t id, absl::Time /*now*/) {
+  if (entries_.count(id) != 0) Erase(id);
+}
+
+common::DeadlineIndex::Entry& LingeringCloser::TimerEntry(uint64_t id) {
+  return entries_.at(id).timer;
+}
+
+void LingeringCloser::Erase(uint64_t id) {
+  auto it = entries_.find(id);
+  loop_->ClearDeadline(id, it->second.timer);
+  entries_.erase(it);  // closes (a closed descriptor leaves the poller by itself)
+  count_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void LingeringCloser::AfterTurn(absl::Time now) {
+  if (!stopping_) return;
+  if (!entries_.empty() && now < stop_deadline_) return;
+  while (!entries_.empty()) Erase(entries_.begin()->first);
+  loop_->Quit();
 }
 
 void LingeringCloser::Stop(absl::Time deadline) {
-  {
-    absl::MutexLock lock(&mu_);
-    stop_deadline_ = deadline;
-  }
-  stop_.Notify();
+  stop_deadline_ns_.store(absl::ToUnixNanos(deadline), std::memory_order_relaxed);
+  stop_requested_.store(true, std::memory_order_release);
+  if (loop_ != nullptr) loop_->Wake();
   if (thread_.joinable()) thread_.join();
+  // Whatever was handed over while the loop ended closes now.
+  absl::MutexLock lock(&inbox_mu_);
+  count_.fetch_sub(static_cast<int64_t>(inbox_.size()), std::memory_order_relaxed);
+  inbox_.clear();
 }
 
 }  // namespace server

@@ -11,7 +11,8 @@
 // reading and discarding input until the client closes too or `linger`
 // passes, and only then closes.
 //
-// The lingering happens on this object's own thread (one epoll set), so
+// The lingering happens on this object's own thread, in its own EventLoop
+// (level-triggered watches: each report is read until it would block), so
 // neither the acceptor (rejecting a flood) nor a worker ever waits for a slow
 // client to hang up. At most `max_sockets` linger at once; beyond that (e.g.
 // when file descriptors are scarce) sockets are closed at once. A client that
@@ -19,31 +20,34 @@
 // away, then the close: its flood cannot keep a thread busy.
 //
 // Thread safety: Start() once, then Close() from any thread; Stop() once,
-// from the owner, after every Close().
+// from the owner, after every Close(). Sockets cross to the closer's thread
+// through a mutex-guarded inbox.
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
+#include <memory>
 #include <thread>
 #include <unordered_map>
-#include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/deadline_index.h"
+#include "common/event_loop.h"
 #include "common/unique_fd.h"
-#include "common/wakeup_fd.h"
 
 namespace server {
 
-class LingeringCloser {
+class LingeringCloser : private common::EventLoop::Handler {
  public:
   LingeringCloser(absl::Duration linger, size_t max_sockets);
-  ~LingeringCloser();  // Stop()s if still running
+  ~LingeringCloser() override;  // Stop()s if still running
 
-  // Creates the epoll set and starts the thread; an error (no descriptors,
+  // Creates the event loop and starts the thread; an error (no descriptors,
   // no thread) leaves nothing running. Until it succeeds, Close() closes at
   // once.
   absl::Status Start();
@@ -63,13 +67,14 @@ class LingeringCloser {
   // closes the rest and joins the thread.
   void Stop(absl::Time deadline);
 
-  size_t lingering() const;
+  // Sockets lingering now (a hint from other threads).
+  size_t lingering() const { return static_cast<size_t>(count_.load(std::memory_order_relaxed)); }
 
  private:
   struct Entry {
     common::UniqueFd socket;
-    absl::Time deadline;
     size_t discard_budget;  // input still to be read and thrown away
+    common::DeadlineIndex::Entry timer;
   };
 
   // Sends `last_line`, half-closes and discards pending input (lowering
@@ -77,20 +82,31 @@ class LingeringCloser {
   // too, or the budget ran out).
   static bool SayLastLineAndHalfClose(const common::UniqueFd& socket,
                                       absl::string_view last_line, size_t& budget);
-  void Run();
-  void Expire(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // EventLoop::Handler, on the closer's thread.
+  void OnWake(absl::Time now) override;
+  void OnReady(uint64_t id, uint32_t readiness, absl::Time now) override;
+  void OnDue(uint64_t id, absl::Time now) override;
+  common::DeadlineIndex::Entry& TimerEntry(uint64_t id) override;
+  void AfterTurn(absl::Time now) override;
+  void Erase(uint64_t id);
 
   const absl::Duration linger_;
   const size_t max_sockets_;
-  common::UniqueFd epoll_;
-  common::WakeupFd stop_;
-  mutable absl::Mutex mu_;
-  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
-  std::unordered_map<uint64_t, Entry> entries_ ABSL_GUARDED_BY(mu_);
-  // Ids in deadline order (every socket lingers equally long).
-  std::deque<uint64_t> by_deadline_ ABSL_GUARDED_BY(mu_);
-  absl::Time stop_deadline_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
+  std::unique_ptr<common::EventLoop> loop_;  // set by Start(), before the thread
+  std::atomic<bool> started_{false};
+  std::atomic<bool> stop_requested_{false};
+  std::atomic<int64_t> stop_deadline_ns_{0};
+  std::atomic<int64_t> count_{0};  // in the inbox or lingering
+  absl::Mutex inbox_mu_;
+  std::vector<Entry> inbox_ ABSL_GUARDED_BY(inbox_mu_);
   std::thread thread_;
+
+  // The closer's thread only.
+  uint64_t next_id_ = 1;  // 0 is the loop's own token
+  std::unordered_map<uint64_t, Entry> entries_;
+  bool stopping_ = false;
+  absl::Time stop_deadline_ = absl::InfiniteFuture();
 };
 
 }  // namespace server

@@ -10,13 +10,15 @@
 
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/notification.h"
 #include "common/process_init.h"
+#include "common/signal_waiter.h"
 #include "common/socket_activation.h"
+#include "common/wakeup_fd.h"
 #include "gflags/gflags.h"
 #include "glog/logging.h"
 #include "server/server.h"
@@ -34,6 +36,9 @@ DEFINE_string(port_file, "",
               "If set, the bound port is written here (atomically) once listening.");
 DEFINE_int32(listen_backlog, kDefaults.listen_backlog,
              "Kernel accept backlog (capped by net.core.somaxconn).");
+DEFINE_string(io, "epoll",
+              "Event model: the kernel interface workers wait in, 'epoll' or 'io_uring' "
+              "(falls back to epoll, with a log line, where io_uring is refused).");
 DEFINE_string(model, "event",
               "How workers run sessions: 'event' (each worker multiplexes many clients over its "
               "own epoll set; every client is served at once) or 'classic' (each worker owns one "
@@ -91,6 +96,15 @@ DEFINE_string(metrics_host, kDefaults.metrics_host,
 DEFINE_string(metrics_port_file, "",
               "Write the metrics port here once serving; with --metrics_port=0 this turns the "
               "endpoint on at any free port.");
+DEFINE_string(tls_cert, "",
+              "PEM file with the server's certificate chain (leaf first): serve TLS 1.2/1.3 "
+              "only. Needs --tls_key. Re-read on SIGHUP.");
+DEFINE_string(tls_key, "", "PEM file with the private key of --tls_cert. Re-read on SIGHUP.");
+DEFINE_string(tls_client_ca, "",
+              "PEM file of CAs: require every client to present a certificate they issued "
+              "(mutual TLS). Re-read on SIGHUP.");
+DEFINE_int64(tls_handshake_timeout_ms, kDefaults.tls_handshake_timeout_ms,
+             "Close a connection whose TLS handshake has not finished this long after it began.");
 
 namespace {
 
@@ -103,6 +117,9 @@ absl::StatusOr<server::ServerOptions> OptionsFromFlags() {
   auto model = server::ParseModel(FLAGS_model);
   if (!model.ok()) return model.status();
   o.model = *model;
+  auto io = server::ParseIo(FLAGS_io);
+  if (!io.ok()) return io.status();
+  o.io = *io;
   o.workers = FLAGS_workers;
   o.queue_capacity = FLAGS_queue_capacity;
   o.max_connections = FLAGS_max_connections;
@@ -130,9 +147,30 @@ absl::StatusOr<server::ServerOptions> OptionsFromFlags() {
   o.metrics_port = FLAGS_metrics_port;
   o.metrics_host = FLAGS_metrics_host;
   o.metrics_port_file = FLAGS_metrics_port_file;
+  o.tls_cert = FLAGS_tls_cert;
+  o.tls_key = FLAGS_tls_key;
+  o.tls_client_ca = FLAGS_tls_client_ca;
+  o.tls_handshake_timeout_ms = FLAGS_tls_handshake_timeout_ms;
   absl::Status valid = o.Validate();
   if (!valid.ok()) return valid;
   return o;
+}
+
+bool IsStopSignal(int sig) { return sig == SIGINT || sig == SIGTERM; }
+
+// Every signal the server takes but does not stop for (README.md, "Signals").
+void OnOtherSignal(int sig, server::Server& server) {
+  switch (sig) {
+    case SIGHUP:
+      server.Reload();
+      break;
+    case SIGUSR1:
+      LOG(INFO) << "stats: " << server.StatsLine();
+      break;
+    default:
+      LOG(INFO) << "received " << strsignal(sig) << "; ignored";
+      break;
+  }
 }
 
 }  // namespace
@@ -161,14 +199,18 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  // Signals are taken synchronously by this thread (sigwait), never by a
-  // handler interrupting a worker: block them before any thread starts so
-  // every thread inherits the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Signals are taken synchronously by this thread (a signalfd), never by a
+  // handler interrupting a worker: blocked before any thread starts so every
+  // thread inherits the mask. See the table in README.md.
+  auto signals = common::SignalWaiter::Create(
+      {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGALRM});
+  common::WakeupFd stopped;
+  if (!signals.ok() || !stopped.valid()) {
+    std::cerr << "error: "
+              << (signals.ok() ? "no eventfd for the shutdown" : signals.status().message())
+              << "\n";
+    return 1;
+  }
 
   server::Server server(*options);
   if (activated->has_value()) server.UseListener(std::move(**activated));
@@ -179,22 +221,27 @@ int main(int argc, char** argv) {
   }
 
   int sig = 0;
-  while (sigwait(&signals, &sig) != 0) {
+  while (sig == 0) {
+    const int next = *signals->Wait();
+    if (IsStopSignal(next)) {
+      sig = next;
+    } else {
+      OnOtherSignal(next, server);
+    }
   }
   LOG(INFO) << "received " << strsignal(sig) << "; stopping gracefully (signal again to exit now)";
-  absl::Notification done;
   std::thread stopper([&] {
     server.Shutdown();
-    done.Notify();
+    stopped.Notify();
   });
-  const timespec tick{0, 100 * 1000 * 1000};
-  while (!done.HasBeenNotified()) {
-    int second = sigtimedwait(&signals, nullptr, &tick);
-    if (second > 0) {
-      LOG(WARNING) << "received " << strsignal(second) << " again; exiting now";
+  // No tick: this thread wakes for a signal or when the stopper is done.
+  while (std::optional<int> second = signals->Wait(&stopped)) {
+    if (IsStopSignal(*second)) {
+      LOG(WARNING) << "received " << strsignal(*second) << " again; exiting now";
       std::fflush(nullptr);
-      _exit(128 + second);
+      _exit(128 + *second);
     }
+    OnOtherSignal(*second, server);
   }
   stopper.join();
   return 0;

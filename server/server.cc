@@ -12,10 +12,15 @@
 #include "common/socket.h"
 #include "common/thread_starter.h"
 #include "glog/logging.h"
-#include "server/classic_pool.h"
-#include "server/event_pool.h"
-#include "server/process_metrics.h"
-#include "server/server_metrics.h"
+#include "server/closing_line.h"
+#include "server/classic/classic_pool.h"
+#include "server/component_configs.h"
+#include "server/event/event_pool.h"
+#include "server/metrics/metrics_endpoint.h"
+#include "server/metrics/process_metrics.h"
+#include "server/metrics/server_metrics.h"
+#include "server/metrics/tls_metrics.h"
+#include "server/tls/tls_transport.h"
 
 namespace server {
 namespace {
@@ -23,18 +28,9 @@ namespace {
 // How long a server-closed socket may linger for the client to hang up.
 constexpr absl::Duration kLinger = absl::Seconds(2);
 // A worker whose turn has lasted this long is wedged: /healthz says so. (A
-// turn is bounded work: at most 16 reads, each bounded by the output cap.)
+// turn is bounded work: each session runs at most once per turn, for at most
+// Session::kTurnBytes.)
 constexpr absl::Duration kWedged = absl::Seconds(10);
-
-}  // namespace
-
-namespace {
-
-SessionConfig MakeSessionConfig(const ServerOptions& options, const std::atomic<bool>* draining) {
-  SessionConfig config = SessionConfig::FromOptions(options);
-  config.draining = draining;
-  return config;
-}
 
 }  // namespace
 
@@ -52,6 +48,12 @@ void Server::UseListener(common::UniqueFd listener) {
 
 absl::Status Server::Start() {
   CHECK(!running_) << "Start() called twice";
+  if (options_.tls_enabled()) {
+    // First: a bad certificate or key stops the start before anything binds.
+    auto tls = TlsContext::Create(MakeTlsOptions(options_));
+    if (!tls.ok()) return tls.status();
+    tls_ = std::move(*tls);
+  }
   // Every client costs a descriptor: take all the kernel allows.
   const long fd_limit = common::RaiseFdLimitToMax();
   const int cpus = common::UsableCpus();
@@ -62,6 +64,15 @@ absl::Status Server::Start() {
                  << "for a client, so more would only take turns on the same CPUs)";
   }
   max_connections_ = ResolvedMaxConnections(options_, fd_limit, workers_);
+  io_ = options_.io;
+  if (io_ == common::IoBackend::kIoUring) {
+    absl::Status usable = common::ProbeIoUring();
+    if (!usable.ok()) {
+      LOG(WARNING) << "--io=io_uring: io_uring is not available (" << usable.message()
+                   << "); serving with epoll";
+      io_ = common::IoBackend::kEpoll;
+    }
+  }
   const bool inherited = inherited_listener_.valid();
   auto listener = inherited
                       ? absl::StatusOr<common::UniqueFd>(std::move(inherited_listener_))
@@ -78,6 +89,10 @@ absl::Status Server::Start() {
   if (!port.ok()) return port.status();
   port_ = *port;
 
+  {
+    absl::MutexLock lock(&stats_line_mu_);
+    last_line_at_ = absl::Now();  // rates in the first line count from here
+  }
   absl::Status started = StartThreads(std::move(*listener), fd_limit);
   if (!started.ok()) {
     Stop();  // whatever did start: nothing may be left running
@@ -92,7 +107,7 @@ absl::Status Server::Start() {
   }
   // Last: the port file tells scripts the server is ready to serve.
   if (!options_.port_file.empty()) {
-    absl::Status written = common::WritePortFile(options_.port_file, port_);
+    absl::Status written = common::WritePortFile(options_.port_file, port_, &port_file_inode_);
     if (!written.ok()) {
       Stop();
       return written;
@@ -107,18 +122,44 @@ absl::Status Server::Start() {
   }
   if (metrics_) LOG(INFO) << "metrics, /healthz and /readyz on http://" << metrics_->address();
   LOG(INFO) << "listening on " << (inherited ? "inherited socket" : options_.host) << " port "
-            << port_ << " model=" << ModelName(options_.model) << " workers=" << workers_
-            << (options_.workers == 0 ? absl::StrCat(" (auto: ", cpus, " usable CPUs)") : "")
+            << port_ << " model=" << ModelName(options_.model)
+            << (options_.model == Model::kEvent ? absl::StrCat(" io=", IoName(io_)) : "")
+            << " workers=" << workers_
+            << (options_.workers != 0 ? ""
+                : options_.model == Model::kEvent
+                    ? absl::StrCat(" (auto: ", cpus, " usable CPUs)")
+                    : std::string(" (auto: the classic model's default)"))
             << " max_connections=" << max_connections_
             << (options_.max_connections == 0
                     ? absl::StrCat(" (auto: descriptor limit ", fd_limit, ")")
                     : "")
             << " queue_capacity=" << options_.queue_capacity
-            << " overload_policy=" << OverloadPolicyName(options_.overload_policy)
+            << (options_.model == Model::kClassic
+                    ? absl::StrCat(" overload_policy=",
+                                   OverloadPolicyName(options_.overload_policy))
+                    : std::string())  // the event model's queue never holds anyone back
             << " framing=" << FramingName(options_.framing)
             << " proxy_protocol=" << ProxyProtocolName(options_.proxy_protocol)
-            << (options_.reuse_port ? " reuse_port" : "");
+            << (options_.reuse_port ? " reuse_port" : "")
+            << (tls_ == nullptr ? ""
+                : options_.tls_client_ca.empty() ? " tls"
+                                                 : " tls (client certificates required)");
   return absl::OkStatus();
+}
+
+void Server::Reload() {
+  if (tls_ == nullptr) {
+    LOG(INFO) << "received SIGHUP: reload requested; nothing to reload (TLS is off)";
+    return;
+  }
+  absl::Status reloaded = tls_->Reload();
+  if (reloaded.ok()) {
+    LOG(INFO) << "received SIGHUP: TLS certificate and key reloaded from " << options_.tls_cert
+              << " and " << options_.tls_key << "; new handshakes use them";
+  } else {
+    LOG(WARNING) << "received SIGHUP: TLS reload failed, keeping the previous certificate and "
+                 << "key: " << reloaded.message();
+  }
 }
 
 absl::Status Server::StartThreads(common::UniqueFd listener, long fd_limit) {
@@ -127,23 +168,23 @@ absl::Status Server::StartThreads(common::UniqueFd listener, long fd_limit) {
   absl::Status s = closer_->Start();
   if (!s.ok()) return s;
 
-  const WorkerPool::Deps deps{&queue_, &session_config_, &stats_, closer_.get()};
+  WorkerPool::Deps deps{&queue_, &session_config_, &stats_, closer_.get()};
+  if (tls_ != nullptr) {
+    deps.make_transport = [tls = tls_.get()](common::UniqueFd socket) {
+      return MakeTlsTransport(*tls, std::move(socket));
+    };
+  }
   if (options_.model == Model::kEvent) {
-    pool_ = std::make_unique<EventPool>(workers_, deps);
+    pool_ = std::make_unique<EventPool>(workers_, deps, io_);
   } else {
     pool_ = std::make_unique<ClassicPool>(workers_, deps);
   }
   s = pool_->Start();
   if (!s.ok()) return s;
 
-  Acceptor::Limits limits;
-  limits.policy = options_.overload_policy;
-  limits.framing = options_.framing;
-  limits.max_connections = max_connections_;
-  limits.queue_full_waits = options_.model == Model::kEvent;
-  limits.proxy_protocol = options_.proxy_protocol != ProxyProtocol::kOff;
-  acceptor_ = std::make_unique<Acceptor>(std::move(listener), limits, &queue_, pool_.get(),
-                                         closer_.get(), &stats_);
+  acceptor_ = std::make_unique<Acceptor>(std::move(listener),
+                                         MakeAcceptorLimits(options_, max_connections_), &queue_,
+                                         pool_.get(), closer_.get(), &stats_);
   auto acceptor = common::StartThread("acceptor", [this] { acceptor_->Run(stop_accepting_); });
   if (!acceptor.ok()) return acceptor.status();
   acceptor_thread_ = std::move(*acceptor);
@@ -168,8 +209,13 @@ absl::Status Server::StartMetrics() {
   metrics_->RegisterCollectable(std::make_shared<ProcessMetrics>());
   metrics_->RegisterCollectable(
       std::make_shared<ServerMetrics>([this] { return stats(); }, max_connections_));
+  if (tls_ != nullptr) {
+    metrics_->RegisterCollectable(
+        std::make_shared<TlsMetrics>([tls = tls_.get()] { return tls->Snapshot(); }));
+  }
   if (!options_.metrics_port_file.empty()) {
-    absl::Status written = common::WritePortFile(options_.metrics_port_file, metrics_->port());
+    absl::Status written = common::WritePortFile(options_.metrics_port_file, metrics_->port(),
+                                                 &metrics_port_file_inode_);
     if (!written.ok()) {
       return absl::Status(written.code(),
                           absl::StrCat("--metrics_port_file: ", written.message()));
@@ -203,7 +249,7 @@ void Server::Shutdown() {
   LOG(INFO) << "shutting down: grace period " << options_.shutdown_grace_ms << " ms";
   Stop();
   running_ = false;
-  LOG(INFO) << "stopped: " << stats().ToString();
+  LOG(INFO) << "stats: final " << StatsLine();
 }
 
 void Server::Stop() {
@@ -215,14 +261,10 @@ void Server::Stop() {
   if (acceptor_thread_.joinable()) acceptor_thread_.join();
 
   // 2. Clients still waiting for a worker are told goodbye, not served.
+  //    (Dropping each Connection gives its place in the count back.)
   for (Connection& waiting : queue_.TakeAll()) {
-    Stats::Add(stats_.open_connections, -1);
-    if (options_.framing == Framing::kLine) {
-      Stats::Add(stats_.shutdown_goodbyes);
-      closer_->Close(std::move(waiting.socket), common::kShutdownLine);
-    } else {
-      closer_->Close(std::move(waiting.socket));
-    }
+    closer_->Close(std::move(waiting.socket),
+                   ClosingLine(options_.framing, common::kShutdownLine, stats_));
   }
 
   // 3. Running sessions finish what they received, say goodbye, close.
@@ -234,6 +276,9 @@ void Server::Stop() {
   stopped_.Notify();
   if (stats_thread_.joinable()) stats_thread_.join();
   metrics_.reset();
+  // Nothing serves any more: the port files would only mislead a script.
+  common::RemovePortFile(options_.port_file, port_file_inode_);
+  common::RemovePortFile(options_.metrics_port_file, metrics_port_file_inode_);
 }
 
 StatsSnapshot Server::stats() const {
@@ -245,6 +290,16 @@ StatsSnapshot Server::stats() const {
   return s;
 }
 
+std::string Server::StatsLine() {
+  const StatsSnapshot now = stats();
+  const absl::Time at = absl::Now();
+  absl::MutexLock lock(&stats_line_mu_);
+  std::string line = now.ToString(last_line_, at - last_line_at_);
+  last_line_ = now;
+  last_line_at_ = at;
+  return line;
+}
+
 void Server::StatsLoop() {
   if (options_.stats_interval_ms <= 0) {
     stopped_.WaitForNotification();
@@ -252,7 +307,7 @@ void Server::StatsLoop() {
   }
   const absl::Duration interval = absl::Milliseconds(options_.stats_interval_ms);
   while (!stopped_.WaitForNotificationWithTimeout(interval)) {
-    LOG(INFO) << "stats: " << stats().ToString();
+    LOG(INFO) << "stats: " << StatsLine();
   }
 }
 

@@ -32,7 +32,6 @@ absl::Status ServerOptions::Validate() const {
   for (absl::Status s : {
            CheckRange("port", port, 0, 65535),
            CheckRange("listen_backlog", listen_backlog, 1, 65535),
-           CheckRange("workers", workers, 0, 100000),
            CheckRange("queue_capacity", queue_capacity, 1, 1000000),
            CheckRange("max_connections", max_connections, 0, 100000000),
            CheckRange("idle_timeout_ms", idle_timeout_ms, 0, kOneDayMs),
@@ -45,10 +44,24 @@ absl::Status ServerOptions::Validate() const {
            CheckRange("metrics_port", metrics_port, 0, 65535),
            CheckRange("max_output_bytes", max_output_bytes, 1024, int64_t{1} << 30),
            CheckRange("socket_buffer_bytes", socket_buffer_bytes, 0, int64_t{1} << 30),
+           CheckRange("tls_handshake_timeout_ms", tls_handshake_timeout_ms, 1, kOneDayMs),
            CheckNoNewline("welcome", welcome),
            CheckNoNewline("reply_prefix", reply_prefix),
        }) {
     if (!s.ok()) return s;
+  }
+  const int max_workers = model == Model::kClassic ? kMaxClassicWorkers : kMaxEventWorkers;
+  if (workers < 0 || workers > max_workers) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--workers must be between 0 and ", max_workers, " with --model=", ModelName(model),
+        " (got ", workers, ")",
+        model == Model::kClassic
+            ? "; every classic worker is a thread: for more clients at once use --model=event"
+            : "; the event model runs at most one worker per usable CPU"));
+  }
+  if (io == common::IoBackend::kIoUring && model == Model::kClassic) {
+    return absl::InvalidArgumentError(
+        "--io=io_uring needs --model=event (the classic model blocks in poll on one socket)");
   }
   // One read must always fit: the longest line's reply, with room to spare.
   const int64_t min_output =
@@ -57,6 +70,12 @@ absl::Status ServerOptions::Validate() const {
     return absl::InvalidArgumentError(absl::StrCat(
         "--max_output_bytes must be at least 2 x (--max_line_bytes + reply prefix + 32) = ",
         min_output, " (got ", max_output_bytes, ")"));
+  }
+  if (tls_cert.empty() != tls_key.empty()) {
+    return absl::InvalidArgumentError("--tls_cert and --tls_key go together: set both or neither");
+  }
+  if (!tls_client_ca.empty() && tls_cert.empty()) {
+    return absl::InvalidArgumentError("--tls_client_ca needs --tls_cert and --tls_key");
   }
   return absl::OkStatus();
 }
@@ -94,6 +113,17 @@ absl::string_view ModelName(Model model) {
   return model == Model::kEvent ? "event" : "classic";
 }
 
+absl::StatusOr<common::IoBackend> ParseIo(absl::string_view text) {
+  if (text == "epoll") return common::IoBackend::kEpoll;
+  if (text == "io_uring") return common::IoBackend::kIoUring;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--io must be 'epoll' or 'io_uring' (got '", text, "')"));
+}
+
+absl::string_view IoName(common::IoBackend io) {
+  return io == common::IoBackend::kIoUring ? "io_uring" : "epoll";
+}
+
 absl::StatusOr<OverloadPolicy> ParseOverloadPolicy(absl::string_view text) {
   if (text == "reject") return OverloadPolicy::kReject;
   if (text == "block") return OverloadPolicy::kBlock;
@@ -101,24 +131,23 @@ absl::StatusOr<OverloadPolicy> ParseOverloadPolicy(absl::string_view text) {
       absl::StrCat("--overload_policy must be 'reject' or 'block' (got '", text, "')"));
 }
 
-absl::StatusOr<ProxyProtocol> ParseProxyProtocol(absl::string_view text) {
-  if (text == "off") return ProxyProtocol::kOff;
-  if (text == "v1") return ProxyProtocol::kV1;
-  if (text == "v2") return ProxyProtocol::kV2;
-  if (text == "any") return ProxyProtocol::kAny;
+absl::StatusOr<std::optional<common::ProxyVersions>> ParseProxyProtocol(absl::string_view text) {
+  if (text == "off") return std::optional<common::ProxyVersions>();
+  if (text == "v1") return common::ProxyVersions::kV1;
+  if (text == "v2") return common::ProxyVersions::kV2;
+  if (text == "any") return common::ProxyVersions::kAny;
   return absl::InvalidArgumentError(
       absl::StrCat("--proxy_protocol must be 'off', 'v1', 'v2' or 'any' (got '", text, "')"));
 }
 
-absl::string_view ProxyProtocolName(ProxyProtocol proxy) {
-  switch (proxy) {
-    case ProxyProtocol::kOff:
-      return "off";
-    case ProxyProtocol::kV1:
+absl::string_view ProxyProtocolName(std::optional<common::ProxyVersions> proxy) {
+  if (!proxy.has_value()) return "off";
+  switch (*proxy) {
+    case common::ProxyVersions::kV1:
       return "v1";
-    case ProxyProtocol::kV2:
+    case common::ProxyVersions::kV2:
       return "v2";
-    case ProxyProtocol::kAny:
+    case common::ProxyVersions::kAny:
       return "any";
   }
   return "?";
@@ -137,10 +166,6 @@ absl::string_view OverloadPolicyName(OverloadPolicy policy) {
 
 absl::string_view FramingName(Framing framing) {
   return framing == Framing::kLine ? "line" : "raw";
-}
-
-absl::string_view ClosingLineFor(Framing framing, absl::string_view line) {
-  return framing == Framing::kLine ? line : absl::string_view();
 }
 
 }  // namespace server

@@ -7,12 +7,15 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/poller.h"
 #include "common/protocol.h"
+#include "common/proxy_protocol.h"
 
 namespace server {
 
@@ -28,14 +31,7 @@ enum class Model {
   kClassic,  // each worker owns one session from welcome to close
 };
 
-// Whether connections start with a PROXY protocol header (HAProxy's
-// send-proxy / send-proxy-v2), and which versions are accepted.
-enum class ProxyProtocol { kOff, kV1, kV2, kAny };
-
-enum class Framing {
-  kLine,  // the tutorial protocol: welcome line, then "<prefix><line>" replies
-  kRaw,   // RFC 862 echo: bytes back as they arrive, no welcome, no prefix
-};
+using common::Framing;
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
@@ -43,9 +39,13 @@ struct ServerOptions {
   std::string port_file;
   int listen_backlog = 511;
   Model model = Model::kEvent;
+  // Event model only: the kernel interface its workers wait in. io_uring
+  // falls back to epoll (one log line) where the kernel refuses it.
+  common::IoBackend io = common::IoBackend::kEpoll;
   // 0 = auto: usable CPUs (event), 64 (classic). The event model runs at
   // most one worker per usable CPU: its workers never wait for a client, so
-  // more than that would only add context switches.
+  // more than that would only add context switches. At most
+  // kMaxClassicWorkers / kMaxEventWorkers.
   int workers = 0;
   int queue_capacity = 256;
   int64_t max_connections = 0;  // 0 = auto: what the descriptor limit allows
@@ -60,7 +60,10 @@ struct ServerOptions {
   std::string welcome = std::string(common::kDefaultWelcome);
   std::string reply_prefix = std::string(common::kDefaultReplyPrefix);
   Framing framing = Framing::kLine;
-  ProxyProtocol proxy_protocol = ProxyProtocol::kOff;
+  // Whether connections start with a PROXY protocol header (HAProxy's
+  // send-proxy / send-proxy-v2), and which versions are accepted; nullopt:
+  // no header (--proxy_protocol=off).
+  std::optional<common::ProxyVersions> proxy_protocol;
   int64_t proxy_header_timeout_ms = 3000;
   bool reuse_port = false;  // SO_REUSEPORT: several instances share the port
   int64_t shutdown_grace_ms = 5000;
@@ -73,11 +76,29 @@ struct ServerOptions {
   std::string metrics_host = "127.0.0.1";
   std::string metrics_port_file;
   bool metrics_enabled() const { return metrics_port > 0 || !metrics_port_file.empty(); }
+  // TLS is on when tls_cert is set (tls_key then required); tls_client_ca
+  // makes it mutual. The files are read at start-up and on SIGHUP.
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
+  int64_t tls_handshake_timeout_ms = 5000;
+  bool tls_enabled() const { return !tls_cert.empty(); }
 
   // OK, or InvalidArgument whose message names the flag, e.g.
-  // "--workers must be between 1 and 100000 (got 0)".
+  // "--port must be between 0 and 65535 (got 70000)".
   absl::Status Validate() const;
 };
+
+// The largest --workers accepted. Classic: every worker is a thread (a stack
+// mapping plus its guard page, a kernel task, a pid); 10,000 stays well inside
+// the default pid_max (32,768, shared with the whole machine) and
+// vm.max_map_count (65,530 mappings), and measured about 125 MiB resident
+// idle; beyond that an operator wants the event model, which serves any
+// number of clients with one worker per CPU. Event: one worker per usable CPU
+// is used anyway; 4,096 is above the CPU count of any machine it runs on
+// and catches a typo instead of starting 100,000 threads' worth of nothing.
+inline constexpr int kMaxClassicWorkers = 10000;
+inline constexpr int kMaxEventWorkers = 4096;
 
 // The pool size `workers` resolves to (auto and cap: see above), for `cpus`
 // usable CPUs.
@@ -96,16 +117,14 @@ int64_t ResolvedMaxConnections(const ServerOptions& options, long fd_limit, int 
 
 absl::StatusOr<Model> ParseModel(absl::string_view text);
 absl::string_view ModelName(Model model);
+absl::StatusOr<common::IoBackend> ParseIo(absl::string_view text);
+absl::string_view IoName(common::IoBackend io);
 absl::StatusOr<OverloadPolicy> ParseOverloadPolicy(absl::string_view text);
-absl::StatusOr<ProxyProtocol> ParseProxyProtocol(absl::string_view text);
-absl::string_view ProxyProtocolName(ProxyProtocol proxy);
+absl::StatusOr<std::optional<common::ProxyVersions>> ParseProxyProtocol(absl::string_view text);
+absl::string_view ProxyProtocolName(std::optional<common::ProxyVersions> proxy);
 absl::StatusOr<Framing> ParseFraming(absl::string_view text);
 absl::string_view OverloadPolicyName(OverloadPolicy policy);
 absl::string_view FramingName(Framing framing);
-
-// `line` in line framing; nothing in raw framing, a pure echo that adds no
-// text of its own (not even a closing line).
-absl::string_view ClosingLineFor(Framing framing, absl::string_view line);
 
 }  // namespace server
 

@@ -2,12 +2,31 @@
 
 #include <string>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace server {
 namespace {
 
+using ::testing::HasSubstr;
+
 TEST(ServerOptionsTest, DefaultsAreValid) { EXPECT_TRUE(ServerOptions().Validate().ok()); }
+
+TEST(ServerOptionsTest, WorkersAreCappedPerModel) {
+  ServerOptions o;
+  o.model = Model::kClassic;
+  o.workers = kMaxClassicWorkers;
+  EXPECT_TRUE(o.Validate().ok());
+  o.workers = kMaxClassicWorkers + 1;
+  EXPECT_THAT(std::string(o.Validate().message()),
+              HasSubstr("--workers must be between 0 and 10000"));
+  o.model = Model::kEvent;
+  o.workers = kMaxEventWorkers;
+  EXPECT_TRUE(o.Validate().ok());
+  o.workers = kMaxEventWorkers + 1;
+  EXPECT_THAT(std::string(o.Validate().message()),
+              HasSubstr("--workers must be between 0 and 4096"));
+}
 
 TEST(ServerOptionsTest, ErrorsNameTheFlag) {
   struct Case {
@@ -35,6 +54,10 @@ TEST(ServerOptionsTest, ErrorsNameTheFlag) {
       {[](ServerOptions& o) { o.proxy_header_timeout_ms = 0; }, "--proxy_header_timeout_ms"},
       {[](ServerOptions& o) { o.drain_delay_ms = -1; }, "--drain_delay_ms"},
       {[](ServerOptions& o) { o.metrics_port = 70000; }, "--metrics_port"},
+      {[](ServerOptions& o) { o.tls_cert = "cert.pem"; }, "--tls_key"},
+      {[](ServerOptions& o) { o.tls_key = "key.pem"; }, "--tls_cert"},
+      {[](ServerOptions& o) { o.tls_client_ca = "ca.pem"; }, "--tls_client_ca"},
+      {[](ServerOptions& o) { o.tls_handshake_timeout_ms = 0; }, "--tls_handshake_timeout_ms"},
   };
   for (const Case& c : cases) {
     ServerOptions o;
@@ -59,13 +82,28 @@ TEST(ServerOptionsTest, ParsesEnums) {
   EXPECT_EQ(*ParseModel("classic"), Model::kClassic);
   EXPECT_NE(ParseModel("parked").status().message().find("--model"), absl::string_view::npos);
   EXPECT_EQ(ModelName(Model::kClassic), "classic");
-  EXPECT_EQ(*ParseProxyProtocol("off"), ProxyProtocol::kOff);
-  EXPECT_EQ(*ParseProxyProtocol("v1"), ProxyProtocol::kV1);
-  EXPECT_EQ(*ParseProxyProtocol("v2"), ProxyProtocol::kV2);
-  EXPECT_EQ(*ParseProxyProtocol("any"), ProxyProtocol::kAny);
+  EXPECT_EQ(*ParseProxyProtocol("off"), std::nullopt);
+  EXPECT_EQ(*ParseProxyProtocol("v1"), common::ProxyVersions::kV1);
+  EXPECT_EQ(*ParseProxyProtocol("v2"), common::ProxyVersions::kV2);
+  EXPECT_EQ(*ParseProxyProtocol("any"), common::ProxyVersions::kAny);
   EXPECT_NE(ParseProxyProtocol("v3").status().message().find("--proxy_protocol"),
             absl::string_view::npos);
-  EXPECT_EQ(ProxyProtocolName(ProxyProtocol::kV2), "v2");
+  EXPECT_EQ(ProxyProtocolName(common::ProxyVersions::kV2), "v2");
+  EXPECT_EQ(ProxyProtocolName(std::nullopt), "off");
+}
+
+TEST(ServerOptionsTest, IoUringIsForTheEventModelOnly) {
+  EXPECT_EQ(*ParseIo("epoll"), common::IoBackend::kEpoll);
+  EXPECT_EQ(*ParseIo("io_uring"), common::IoBackend::kIoUring);
+  EXPECT_NE(ParseIo("kqueue").status().message().find("--io"), absl::string_view::npos);
+  EXPECT_EQ(IoName(common::IoBackend::kIoUring), "io_uring");
+  ServerOptions options;
+  options.io = common::IoBackend::kIoUring;
+  EXPECT_TRUE(options.Validate().ok());
+  options.model = Model::kClassic;
+  const absl::Status refused = options.Validate();
+  EXPECT_FALSE(refused.ok());
+  EXPECT_NE(refused.message().find("--io=io_uring needs --model=event"), absl::string_view::npos);
 }
 
 TEST(ServerOptionsTest, MetricsAreOnWithAPortOrAPortFile) {

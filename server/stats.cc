@@ -1,6 +1,9 @@
 #include "server/stats.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 
 namespace server {
@@ -34,22 +37,60 @@ int64_t StatsSnapshot::errors_total() const {
   return sum;
 }
 
-std::string StatsSnapshot::ToString() const {
-  std::string out = absl::StrCat("accepted=", accepted, " rejected=", rejected_total());
+std::vector<std::pair<std::string, int64_t>> StatsSnapshot::Fields() const {
+  std::vector<std::pair<std::string, int64_t>> f = {{"accepted", accepted},
+                                                    {"rejected", rejected_total()}};
   for (int i = 0; i < kRejectReasons; ++i) {
-    absl::StrAppend(&out, " rejected_", kRejectNames[i], "=", rejected[i]);
+    f.emplace_back(absl::StrCat("rejected_", kRejectNames[i]), rejected[i]);
   }
-  absl::StrAppend(&out, " open=", open_connections, " active=", active_sessions,
-                  " parked=", parked_sessions, " completed=", sessions_completed,
-                  " queued=", queued_now, " queued_peak=", queued_peak,
-                  " lines=", lines_echoed, " bytes=", bytes_echoed,
-                  " idle_timeouts=", idle_timeouts, " errors=", errors_total());
+  f.insert(f.end(), {{"open", open_connections},
+                     {"active", active_sessions},
+                     {"parked", parked_sessions},
+                     {"completed", sessions_completed},
+                     {"queued", queued_now},
+                     {"queued_peak", queued_peak},
+                     {"lines", lines_echoed},
+                     {"bytes", bytes_echoed},
+                     {"idle_timeouts", idle_timeouts},
+                     {"errors", errors_total()}});
   for (int i = 0; i < kErrorKinds; ++i) {
-    absl::StrAppend(&out, " errors_", kErrorNames[i], "=", errors[i]);
+    f.emplace_back(absl::StrCat("errors_", kErrorNames[i]), errors[i]);
   }
-  absl::StrAppend(&out, " emfile_episodes=", emfile_episodes,
-                  " shutdown_byes=", shutdown_goodbyes);
-  if (show_workers && !workers.empty()) {
+  f.insert(f.end(), {{"emfile_episodes", emfile_episodes},
+                     {"shutdown_byes", shutdown_goodbyes},
+                     {"health_checks", health_checks}});
+  return f;
+}
+
+std::string StatsSnapshot::ToString() const { return Line(nullptr, absl::ZeroDuration()); }
+
+std::string StatsSnapshot::ToString(const StatsSnapshot& earlier, absl::Duration elapsed) const {
+  return Line(&earlier, elapsed);
+}
+
+std::string StatsSnapshot::Line(const StatsSnapshot* earlier, absl::Duration elapsed) const {
+  // Counters that get a rate next to them, and their value `earlier`.
+  const std::pair<absl::string_view, int64_t> rated[] = {
+      {"accepted", earlier != nullptr ? earlier->accepted : 0},
+      {"lines", earlier != nullptr ? earlier->lines_echoed : 0},
+      {"bytes", earlier != nullptr ? earlier->bytes_echoed : 0}};
+  const double seconds = absl::ToDoubleSeconds(elapsed);
+  std::string out;
+  for (const auto& [key, value] : Fields()) {
+    if (value == 0 && key != "accepted" && key != "open") continue;
+    absl::StrAppend(&out, out.empty() ? "" : " ", key, "=", value);
+    if (earlier == nullptr || seconds <= 0) continue;
+    for (const auto& [name, before] : rated) {
+      if (name != key || value == before) continue;
+      absl::StrAppend(&out, " ", key, "_per_s=",
+                      absl::StrFormat("%.1f", static_cast<double>(value - before) / seconds));
+    }
+  }
+  const bool any_session =
+      std::any_of(workers.begin(), workers.end(), [](const WorkerSnapshot& w) {
+        return w.sessions != 0 || w.busy_ns != 0 || w.sessions_moved != 0;
+      });
+  if (show_workers && any_session) {
     absl::StrAppend(&out, " worker_sessions=",
                     absl::StrJoin(workers, ",",
                                   [](std::string* o, const WorkerSnapshot& w) {
@@ -79,6 +120,7 @@ StatsSnapshot Stats::Snapshot(const std::vector<const WorkerCounters*>& workers)
   for (int i = 0; i < kErrorKinds; ++i) s.errors[i] = Get(errors_[i]);
   s.emfile_episodes = Get(emfile_episodes);
   s.shutdown_goodbyes = Get(shutdown_goodbyes);
+  s.health_checks = Get(health_checks);
   s.queue_wait = DurationHistogram::Empty(kQueueWaitBounds);
   s.session_duration = DurationHistogram::Empty(kSessionDurationBounds);
   for (const WorkerCounters* w : workers) {

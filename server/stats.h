@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/string_view.h"
@@ -37,7 +38,7 @@ enum class RejectReason : int {
 enum class ErrorKind : int {
   kLineTooLong,       // a line over --max_line_bytes
   kWriteTimeout,      // replies made no progress for --write_timeout_ms
-  kSlowReader,        // replies waited for the client longer than the idle timeout
+  kSlowReader,        // replies waited, never all taken, longer than the idle timeout
   kConnectionReset,   // send/recv failed (reset, broken pipe)
   kCount,
 };
@@ -97,6 +98,7 @@ struct StatsSnapshot {
   std::array<int64_t, kErrorKinds> errors{};
   int64_t emfile_episodes = 0;   // runs of accept() failing for lack of fds
   int64_t shutdown_goodbyes = 0; // bye lines sent at shutdown
+  int64_t health_checks = 0;     // a proxy's own connections (LOCAL header)
   // Per worker. The stats line shows them for the event model only (a
   // classic worker holds one session at a time, so the split tells nothing).
   std::vector<WorkerSnapshot> workers;
@@ -106,8 +108,20 @@ struct StatsSnapshot {
 
   int64_t rejected_total() const;
   int64_t errors_total() const;
-  // One line, "key=value" pairs, for logs and scripts.
+  // Every counter of the stats line as (key, value), in line order.
+  std::vector<std::pair<std::string, int64_t>> Fields() const;
+  // One line, "key=value" pairs, for logs and scripts: `accepted` and `open`
+  // always, every other counter only when it is not zero (a quiet server's
+  // line is short; a key that is absent is 0); then, in the event model, the
+  // per-worker lists once any worker has had a session.
   std::string ToString() const;
+  // The same with per-second rates since `earlier`, taken `elapsed` before
+  // this one, next to their totals: accepted_per_s, lines_per_s,
+  // bytes_per_s (also only when not zero).
+  std::string ToString(const StatsSnapshot& earlier, absl::Duration elapsed) const;
+
+ private:
+  std::string Line(const StatsSnapshot* earlier, absl::Duration elapsed) const;
 };
 
 class Stats {
@@ -119,6 +133,9 @@ class Stats {
   std::atomic<int64_t> idle_timeouts{0};
   std::atomic<int64_t> emfile_episodes{0};
   std::atomic<int64_t> shutdown_goodbyes{0};
+  // Connections a proxy opened for itself (a LOCAL PROXY header: its health
+  // checks), ended; kept out of sessions_completed and errors.
+  std::atomic<int64_t> health_checks{0};
 
   static void Add(std::atomic<int64_t>& counter, int64_t n = 1) {
     counter.fetch_add(n, std::memory_order_relaxed);

@@ -1,6 +1,9 @@
 #include "server/worker_pool.h"
 
+#include <utility>
+
 #include "glog/logging.h"
+#include "server/session/socket_transport.h"
 
 namespace server {
 
@@ -17,13 +20,20 @@ std::vector<const WorkerCounters*> WorkerPool::counters() const {
   return out;
 }
 
+std::unique_ptr<Transport> MakeTransport(const WorkerPool::Deps& deps, common::UniqueFd socket) {
+  if (deps.make_transport) return deps.make_transport(std::move(socket));
+  return std::make_unique<SocketTransport>(std::move(socket));
+}
+
 void RetireSession(Session& session, const WorkerPool::Deps& deps, WorkerCounters& counters,
                    absl::Time now) {
   if (session.wants_graceful_close()) deps.closer->Close(session.ReleaseSocket());
-  counters.session_duration.Record(now - session.started());
-  AddOwned(counters.sessions, -1);
   Stats::Add(deps.stats->active_sessions, -1);
-  Stats::Add(deps.stats->open_connections, -1);
+  if (session.health_check()) {
+    Stats::Add(deps.stats->health_checks);
+    return;
+  }
+  counters.session_duration.Record(now - session.started());
   Stats::Add(deps.stats->sessions_completed);
 }
 

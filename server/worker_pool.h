@@ -18,6 +18,7 @@
 // Thread safety: Start() and Shutdown() are called by the owning thread;
 // OnQueued() by the acceptor; counters() from any thread.
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -26,7 +27,9 @@
 #include "common/bounded_queue.h"
 #include "server/connection.h"
 #include "server/lingering_closer.h"
-#include "server/session.h"
+#include "common/unique_fd.h"
+#include "server/session/session.h"
+#include "server/session/transport.h"
 #include "server/stats.h"
 
 namespace server {
@@ -39,6 +42,10 @@ class WorkerPool {
     const SessionConfig* config;
     Stats* stats;
     LingeringCloser* closer;
+    // Wraps each new connection's socket in the transport its session talks
+    // over (TLS, when configured); empty: a plain SocketTransport. Called on
+    // worker threads, so it must be thread-safe.
+    std::function<std::unique_ptr<Transport>(common::UniqueFd)> make_transport = nullptr;
   };
 
   virtual ~WorkerPool() = default;
@@ -72,9 +79,15 @@ class WorkerPool {
   std::vector<std::unique_ptr<WorkerCounters>> counters_;
 };
 
-// A session whose Resume() returned kDone at `now`, on the worker whose
-// `counters` held it: hands its socket to the lingering closer if the server
-// spoke last (else it closes with the session), and updates the counters.
+// The transport for a new connection's session (Deps::make_transport).
+std::unique_ptr<Transport> MakeTransport(const WorkerPool::Deps& deps, common::UniqueFd socket);
+
+// A session that ended at `now` (its Resume() returned kDone), on the worker
+// whose `counters` held it: hands its socket to the lingering closer if the
+// server spoke last (else it closes with the session), and counts it as
+// completed, or as a health check. The caller then destroys the session,
+// which gives its place in the connection count back (AdmissionTicket), and
+// updates its own share of WorkerCounters::sessions.
 void RetireSession(Session& session, const WorkerPool::Deps& deps, WorkerCounters& counters,
                    absl::Time now);
 

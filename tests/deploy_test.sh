@@ -4,10 +4,15 @@
 #    (ExecStart pointed at the real server binary, since it checks that the
 #    program exists), and does complain about a unit with a bad line, so the
 #    silence means something;
+#  * enabling either unit (systemctl --root on a scratch tree, no running
+#    systemd needed) enables both: the socket in sockets.target and the
+#    service in multi-user.target, so the service (and its metrics endpoint
+#    and probes) starts at boot rather than on the first client;
 #  * every line of the example flagfile is a flag the server knows with a
 #    value it accepts (gflags silently skips unknown flags in a flagfile), and
 #    the server starts from the flagfile and serves;
-#  * promtool accepts the Prometheus configuration.
+#  * promtool accepts the Prometheus configuration and the alerting rules it
+#    loads (echo-server.rules.yml, beside it in deploy/).
 # Usage: deploy_test.sh SERVER SERVICE SOCKET FLAGS PROMETHEUS_YML
 set -euo pipefail
 
@@ -64,6 +69,22 @@ sed 's|^KillSignal=SIGTERM$|KillSignal=SIGTERM\nNoSuchSetting=yes|' \
 grep -q "NoSuchSetting" <<<"$(verify "$units/broken-echo-server.service")" ||
   fail "systemd-analyze verify did not report an unknown setting: the check is blind"
 rm "$units/broken-echo-server.service"
+
+# Install links: what `systemctl enable` creates for each unit, offline.
+for unit in echo-server.socket echo-server.service; do
+  root="$tmp/root-$unit"
+  mkdir -p "$root/etc/systemd/system"
+  cp "$socket" "$root/etc/systemd/system/echo-server.socket"
+  cp "$service" "$root/etc/systemd/system/echo-server.service"
+  systemctl --root="$root" enable "$unit" >"$tmp/enable.log" 2>&1 ||
+    fail "systemctl enable $unit: $(cat "$tmp/enable.log")"
+  for link in sockets.target.wants/echo-server.socket multi-user.target.wants/echo-server.service; do
+    [[ -L "$root/etc/systemd/system/$link" ]] ||
+      fail "systemctl enable $unit did not create $link (the service would start only on the first client):
+$(cat "$tmp/enable.log")"
+  done
+done
+echo "systemctl enable: either unit enables the socket and the service at boot"
 
 # --- flagfile ----------------------------------------------------------------
 # run_server ARGS...: starts the server on a free port, waits for its port

@@ -126,9 +126,9 @@ TEST_P(Operations, ReadinessDropsAtSigtermWhileTheServerStillServes) {
   EXPECT_EQ(server->process().Wait(absl::Seconds(30)), 0);
 }
 
-// Connections to the metrics port that send nothing hold one of its threads
-// each, for at most 2 s: a handful of them must not keep the probes from
-// answering (a liveness probe that times out gets a healthy server killed).
+// Connections to the metrics port that send nothing must not keep the probes
+// from answering (a liveness probe that times out gets a healthy server
+// killed); tests/metrics_port_test.cc holds a thousand of them.
 TEST_P(Operations, IdleConnectionsToTheMetricsPortDoNotBlockTheProbes) {
   auto server = StartWithMetrics();
   std::vector<std::unique_ptr<RawClient>> idle;

@@ -182,8 +182,12 @@ TEST_P(Reliability, ClientThatNeverReadsIsDroppedAndMemoryStaysFlat) {
   }
   // The write timeout ends the session (classic: it frees the worker).
   EXPECT_TRUE(ServesOneMore(*server));
-  EXPECT_LT(server->process().PeakRssBytes(), rss_before + (16 << 20))
-      << "unread replies must not pile up in the server (sent " << sent << " bytes)";
+  // A sanitized server's RSS is mostly the sanitizer's (ASan's quarantine
+  // keeps every freed reply buffer), so the figure means something only here.
+  if (!kSanitized) {
+    EXPECT_LT(server->process().PeakRssBytes(), rss_before + (16 << 20))
+        << "unread replies must not pile up in the server (sent " << sent << " bytes)";
+  }
   for (int i = 0; i < 200 && !hog.ClosedByServer(); ++i) absl::SleepFor(absl::Milliseconds(50));
   EXPECT_TRUE(hog.ClosedByServer());
   EXPECT_EQ(server->Stop(), 0);
@@ -207,8 +211,8 @@ TEST_P(Reliability, KilledClientsAndResetsNeverHurtTheServer) {
   }
   EXPECT_TRUE(ServesOneMore(*server));
   EXPECT_EQ(server->Stop(), 0);
-  EXPECT_THAT(server->FinalStats(), HasSubstr(" active=0"));
-  EXPECT_THAT(server->FinalStats(), HasSubstr(" open=0"));
+  EXPECT_EQ(server->FinalStat("active"), 0);
+  EXPECT_EQ(server->FinalStat("open"), 0);
 }
 
 TEST_P(Reliability, SigtermUnderLoadLosesNoReceivedLine) {
@@ -226,7 +230,7 @@ TEST_P(Reliability, SigtermUnderLoadLosesNoReceivedLine) {
   const std::string report = load->Stdout();
   EXPECT_THAT(report, HasSubstr("\"mismatches\":0")) << report;
   EXPECT_THAT(report, HasSubstr("\"timeouts\":0")) << report;
-  EXPECT_THAT(server->FinalStats(), HasSubstr(" active=0"));
+  EXPECT_EQ(server->FinalStat("active"), 0);
   EXPECT_GT(server->FinalStat("shutdown_byes"), 0);
 }
 

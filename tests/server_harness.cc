@@ -17,6 +17,7 @@
 #include "absl/time/clock.h"
 #include "common/port_file.h"
 #include "common/socket.h"
+#include "server/stats.h"
 
 namespace tests {
 namespace {
@@ -25,7 +26,8 @@ std::atomic<int> next_server{0};
 
 }  // namespace
 
-ServerProcess::ServerProcess(std::vector<std::string> flags, SubprocessOptions options) {
+ServerProcess::ServerProcess(std::vector<std::string> flags, SubprocessOptions options,
+                             const std::string& launcher) {
   port_file_ = TempPath(absl::StrCat("server", ::getpid(), "_", next_server.fetch_add(1), ".port"));
   std::remove(port_file_.c_str());
   const bool fixed_port = std::any_of(flags.begin(), flags.end(), [](const std::string& f) {
@@ -33,7 +35,12 @@ ServerProcess::ServerProcess(std::vector<std::string> flags, SubprocessOptions o
   });
   if (!fixed_port) flags.push_back("--port=0");
   flags.push_back("--port_file=" + port_file_);
-  process_ = std::make_unique<Subprocess>(Runfile("server/server"), flags, options);
+  if (launcher.empty()) {
+    process_ = std::make_unique<Subprocess>(Runfile("server/server"), flags, options);
+  } else {
+    flags.insert(flags.begin(), Runfile("server/server"));
+    process_ = std::make_unique<Subprocess>(Runfile(launcher), flags, options);
+  }
   auto port = common::WaitForPortFile(port_file_, absl::Now() + absl::Seconds(30),
                                       [this] { return process_->Running(); });
   port_ = port.ok() ? *port : 0;
@@ -52,15 +59,25 @@ std::optional<int> ServerProcess::Stop(absl::Duration timeout) {
 
 std::string ServerProcess::FinalStats() const {
   const std::string log = process_->Stderr();
-  const size_t at = log.rfind("stopped: ");
+  const std::string marker = "stats: final ";
+  const size_t at = log.rfind(marker);
   if (at == std::string::npos) return "";
   return log.substr(at, log.find('\n', at) - at);
 }
 
 long long ServerProcess::FinalStat(const std::string& key) const {
+  const auto fields = server::StatsSnapshot().Fields();
+  const bool known = key.rfind("worker_", 0) == 0 || absl::EndsWith(key, "_per_s") ||
+                     std::any_of(fields.begin(), fields.end(),
+                                 [&](const auto& field) { return field.first == key; });
+  if (!known) {
+    ADD_FAILURE() << "'" << key << "' is not a counter of the stats line";
+    return -1;
+  }
   const std::string stats = FinalStats();
+  if (stats.empty()) return -1;
   const size_t at = stats.find(" " + key + "=");
-  if (at == std::string::npos) return -1;
+  if (at == std::string::npos) return 0;  // zero counters are left out
   long long value = -1;
   const size_t start = at + key.size() + 2;
   const size_t end = stats.find(' ', start);
@@ -68,9 +85,16 @@ long long ServerProcess::FinalStat(const std::string& key) const {
   return value;
 }
 
+std::vector<std::string> ModelFlags(const std::string& param) {
+  if (param == "event_uring") return {"--model=event", "--io=io_uring"};
+  return {"--model=" + param};
+}
+
 std::unique_ptr<ServerProcess> BothModels::Start(std::vector<std::string> flags,
                                                  SubprocessOptions options) {
-  flags.insert(flags.begin(), {"--model=" + GetParam(), "--stats_interval_ms=0"});
+  std::vector<std::string> first = ModelFlags(GetParam());
+  first.push_back("--stats_interval_ms=0");
+  flags.insert(flags.begin(), first.begin(), first.end());
   auto server = std::make_unique<ServerProcess>(flags, options);
   EXPECT_TRUE(server->ok()) << server->process().Stderr();
   return server;
@@ -165,6 +189,10 @@ bool RawClient::Send(const std::string& bytes) {
 
 bool RawClient::SendFor(const std::string& bytes, absl::Duration timeout) {
   return common::SendAll(socket_, bytes, absl::Now() + timeout).ok();
+}
+
+bool RawClient::SendUrgent(char byte) {
+  return ::send(socket_.get(), &byte, 1, MSG_OOB | MSG_NOSIGNAL) == 1;
 }
 
 size_t RawClient::SendNow(const std::string& bytes) {

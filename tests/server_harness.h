@@ -26,8 +26,10 @@ class ServerProcess {
  public:
   // Starts the server with `flags` (plus --port_file=..., and --port=0
   // unless `flags` name a port) and waits until it listens. Check ok()
-  // before use.
-  explicit ServerProcess(std::vector<std::string> flags, SubprocessOptions options = {});
+  // before use. `launcher` (a runfile path, e.g. "tests/deny_io_uring"):
+  // run the server through that program, which execs it.
+  explicit ServerProcess(std::vector<std::string> flags, SubprocessOptions options = {},
+                         const std::string& launcher = "");
 
   bool ok() const { return port_ > 0; }
   int port() const { return port_; }
@@ -37,9 +39,11 @@ class ServerProcess {
   // SIGTERM, then waits; returns the exit code (nullopt on timeout).
   std::optional<int> Stop(absl::Duration timeout = absl::Seconds(30));
 
-  // The last "stopped: ..." stats line from the log ("" if none).
+  // The "stats: final ..." line logged at shutdown ("" if none).
   std::string FinalStats() const;
-  // The value of `key=` in FinalStats(), or -1.
+  // The value of `key=` in FinalStats(): 0 when the line omits it (the stats
+  // line leaves zero counters out), -1 if there is no final line. `key` must
+  // be a counter of the stats line (a typo fails the test).
   long long FinalStat(const std::string& key) const;
 
  private:
@@ -48,8 +52,13 @@ class ServerProcess {
   int port_ = 0;
 };
 
+// The server flags a BothModels parameter stands for: "event" (epoll),
+// "event_uring" (the event model on --io=io_uring) or "classic".
+std::vector<std::string> ModelFlags(const std::string& param);
+
 // Base of the suites that run every scenario against both scheduling
-// models: the test parameter is the --model value ("event" or "classic").
+// models, the event model on both of its backends: the test parameter is
+// "event", "event_uring" or "classic" (see ModelFlags).
 // Instantiate with INSTANTIATE_FOR_BOTH_MODELS(Suite).
 class BothModels : public ::testing::TestWithParam<std::string> {
  protected:
@@ -60,10 +69,11 @@ class BothModels : public ::testing::TestWithParam<std::string> {
                                        SubprocessOptions options = {});
 };
 
-#define INSTANTIATE_FOR_BOTH_MODELS(suite)                                            \
-  INSTANTIATE_TEST_SUITE_P(Models, suite, ::testing::Values("event", "classic"),      \
-                           [](const ::testing::TestParamInfo<std::string>& info) {    \
-                             return info.param;                                       \
+#define INSTANTIATE_FOR_BOTH_MODELS(suite)                                          \
+  INSTANTIATE_TEST_SUITE_P(Models, suite,                                           \
+                           ::testing::Values("event", "event_uring", "classic"),    \
+                           [](const ::testing::TestParamInfo<std::string>& info) {  \
+                             return info.param;                                     \
                            })
 
 // Whether this build (and so the server binary the tests run) is sanitized:
@@ -113,6 +123,8 @@ class RawClient {
   bool Send(const std::string& bytes);
   // Like Send, but gives up after `timeout` (a peer that stopped reading).
   bool SendFor(const std::string& bytes, absl::Duration timeout);
+  // Sends one byte as TCP urgent data (MSG_OOB), as telnet's "synch" does.
+  bool SendUrgent(char byte);
   // Sends what the kernel takes right now without waiting; returns how much.
   size_t SendNow(const std::string& bytes);
   // Receives up to `max` bytes already arrived, without waiting; -1 once the

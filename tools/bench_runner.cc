@@ -23,6 +23,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "client/open_loop.h"
 #include "common/port_file.h"
 #include "common/socket.h"
 #include "common/subprocess.h"
@@ -151,7 +152,7 @@ absl::StatusOr<CellResult> RunCell(const ServerSpec& server, client::LoadOptions
       result.peak_rss_bytes = std::max(result.peak_rss_bytes, process.PeakRssBytes());
     } while (!done.WaitForNotificationWithTimeout(absl::Milliseconds(100)));
   });
-  result.load = client::RunLoad(load);
+  result.load = load.rate > 0 ? client::RunOpenLoop(load) : client::RunLoad(load);
   done.Notify();
   sampler.join();
   result.peak_rss_bytes = std::max(result.peak_rss_bytes, process.PeakRssBytes());

@@ -66,7 +66,8 @@ struct CellResult {
   double ServerCpuMicrosPerRoundTrip() const;
 };
 
-// Runs one cell. `load.host`/`load.port` (and `load.raw` for a raw server)
+// Runs one cell: closed loop, or open loop (client/open_loop.h) when
+// `load.rate` > 0. `load.host`/`load.port` (and `load.raw` for a raw server)
 // are filled in here.
 absl::StatusOr<CellResult> RunCell(const ServerSpec& server, client::LoadOptions load);
 

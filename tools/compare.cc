@@ -6,8 +6,8 @@
 //     both plain echoes, driven in the load generator's raw mode;
 //   * uvloop (Python asyncio + uvloop), node (Node.js `net`), tutorial (the
 //     socket tutorial's thread per client), all speaking our line protocol;
-//   * ours: default flags, --workers=64, --model=classic --workers=64, and
-//     --framing=raw (driven raw). A row whose flags this server build does
+//   * ours: default flags, --workers=64, --model=classic --workers=64,
+//     --framing=raw (driven raw), and --io=io_uring (plain and raw). A row whose flags this server build does
 //     not know fails to start; it is reported and the others go on.
 // See tools/peer_servers.h for the catalogue and how peers are built.
 //
@@ -43,13 +43,15 @@
 #include "gflags/gflags.h"
 #include "tools/bench_runner.h"
 #include "tools/compare_table.h"
+#include "tools/peer_flags.h"
 #include "tools/peer_servers.h"
 
 DEFINE_int64(duration_ms, 5000, "Load duration per cell and round.");
 DEFINE_int32(payload_bytes, 64, "Bytes per line, newline included.");
 DEFINE_string(connections, "16,256", "Ping-pong concurrency levels.");
 DEFINE_int32(connect_connections, 16, "Concurrency of the connection-rate test.");
-DEFINE_string(servers, "asio,go,default,workers64,classic,raw,uvloop,node,tutorial",
+DEFINE_string(servers,
+              "asio,go,default,io_uring,workers64,classic,raw,raw_uring,uvloop,node,tutorial",
               "Which servers to measure; the table keeps this order.");
 DEFINE_string(baseline, "asio", "Server the ratio columns divide by (empty: no ratios).");
 DEFINE_int32(rounds, 3, "Measurements per cell and server; the table shows medians.");
@@ -57,16 +59,6 @@ DEFINE_bool(pin, true,
             "Run the server on the last CPU of this process's affinity mask and the load "
             "generator on the first.");
 DEFINE_bool(raw_rounds, true, "Also print every round's numbers below the table.");
-DEFINE_string(python, "/usr/bin/python3", "Debian's python3 (it has python3-uvloop).");
-DEFINE_string(node, "/usr/bin/node", "Node.js.");
-DEFINE_string(go, "/usr/bin/go", "Go toolchain that builds the 'go' peer (golang-go).");
-DEFINE_string(cxx, "/usr/bin/g++", "C++ compiler that builds the 'asio' peer.");
-DEFINE_string(asio_source,
-              "/usr/share/doc/libboost1.81-doc/examples/libs/asio/example/cpp11/echo/"
-              "async_tcp_echo_server.cpp",
-              "Boost.Asio's echo example (libboost1.81-doc).");
-DEFINE_string(peer_cache_dir, "/tmp/compare_peers",
-              "Where the built asio and go peers are cached (keyed by source mtime).");
 
 namespace {
 
@@ -131,13 +123,7 @@ int main(int argc, char** argv) {
   }
 
   // Peers are built before pinning, so a compiler may use every core.
-  tools::PeerOptions peer_options;
-  peer_options.python = FLAGS_python;
-  peer_options.node = FLAGS_node;
-  peer_options.go = FLAGS_go;
-  peer_options.cxx = FLAGS_cxx;
-  peer_options.asio_source = FLAGS_asio_source;
-  peer_options.cache_dir = FLAGS_peer_cache_dir;
+  const tools::PeerOptions peer_options = tools::PeerOptionsFromFlags();
   std::vector<tools::ServerSpec> specs;
   std::vector<tools::CompareServer> rows;
   std::vector<std::string> unbuilt;  // why a server has no spec; empty if it has one

@@ -30,6 +30,7 @@
 
 DEFINE_string(model, "event", "'event', 'classic' (--model of our server) or 'tutorial' "
               "(thread per client, Python).");
+DEFINE_string(io, "epoll", "--io of our event-model server: 'epoll' or 'io_uring'.");
 DEFINE_int32(workers, 0, "Server pool size (0: the server's default for the model).");
 DEFINE_int32(idle, 9900, "Idle connections.");
 DEFINE_int32(idle_lines, 0, "Round trips each idle client makes before going silent.");
@@ -45,12 +46,14 @@ int main(int argc, char** argv) {
     spec = {"tutorial", {"/usr/bin/python3", common::Runfile("tools/peers/tutorial_server.py"),
                          "{port_file}"}};
   } else if (FLAGS_model == "event" || FLAGS_model == "classic") {
-    spec = {absl::StrCat("ours --model=", FLAGS_model, " --workers=", FLAGS_workers),
+    const std::string io = FLAGS_model == "event" ? absl::StrCat(" --io=", FLAGS_io) : "";
+    spec = {absl::StrCat("ours --model=", FLAGS_model, io, " --workers=", FLAGS_workers),
             {tools::ServerBinary(), "--port=0", "--port_file={port_file}",
              absl::StrCat("--model=", FLAGS_model), absl::StrCat("--workers=", FLAGS_workers),
              absl::StrCat("--queue_capacity=", FLAGS_idle + FLAGS_active),
              "--listen_backlog=4096", "--idle_timeout_ms=0", "--stats_interval_ms=0",
              "--minloglevel=1"}};
+    if (FLAGS_model == "event") spec.argv.push_back(absl::StrCat("--io=", FLAGS_io));
   } else {
     std::fprintf(stderr, "error: --model must be event, classic or tutorial\n");
     return common::kExitUsage;

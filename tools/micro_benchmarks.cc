@@ -19,7 +19,8 @@
 #include "common/bounded_queue.h"
 #include "common/line_framer.h"
 #include "common/socket.h"
-#include "server/session.h"
+#include "server/session/session.h"
+#include "server/session/socket_transport.h"
 #include "server/stats.h"
 
 namespace {
@@ -78,7 +79,8 @@ void BM_SessionEcho(benchmark::State& state) {
   server::Stats stats;
   server::WorkerCounters counters;
   server::WorkerContext context(config, &counters);
-  server::Session session(common::UniqueFd(sv[0]), &config, &stats, absl::Now());
+  server::Session session(std::make_unique<server::SocketTransport>(common::UniqueFd(sv[0])),
+                          server::AdmissionTicket(), &config, &stats, absl::Now());
   const std::string line(63, 'x');
   const std::string wire = line + "\n";
   char reply[256];

@@ -33,6 +33,9 @@ const std::vector<OursRow>& OursRows() {
       {"workers64", {"--workers=64"}, false},
       {"classic", {"--model=classic", "--workers=64"}, false},
       {"raw", {"--framing=raw"}, true},
+      // The event model waiting in io_uring instead of epoll (--io).
+      {"io_uring", {"--io=io_uring"}, false, "ours, --io=io_uring"},
+      {"raw_uring", {"--framing=raw", "--io=io_uring"}, true, "ours, raw, --io=io_uring"},
       // Default flags plus the metrics endpoint (scraped or not, it must not
       // slow the hot path).
       {"metrics", {"--metrics_port_file={port_file}.metrics"}, false,

@@ -7,7 +7,8 @@
 //    libboost1.81-doc ships it, compiled here with the system compiler;
 //  * go: tools/peers/go_echo.go (a Go `net` echo), built here with `go build`;
 //  * uvloop, node, tutorial: the scripts in tools/peers/ (line protocol);
-//  * default, workers64, classic, raw: this server, each with a fixed argv
+//  * default, workers64, classic, raw, io_uring, raw_uring: this server,
+//    each with a fixed argv
 //    suffix (so the catalogue does not depend on which flags the server
 //    has: a row whose flag it lacks fails to start, visibly).
 // asio and go are plain echoes (no welcome, no prefix) and are driven raw.
@@ -29,8 +30,8 @@
 
 namespace tools {
 
-// Where the peers' interpreters, toolchains and sources are (//tools:compare's
-// flags hold the Debian defaults).
+// Where the peers' interpreters, toolchains and sources are (the flags in
+// tools/peer_flags.h hold the Debian defaults).
 struct PeerOptions {
   std::string python;  // with python3-uvloop
   std::string node;

@@ -1,44 +1,70 @@
 #!/usr/bin/env bash
-# Installs everything the build needs on a Debian 12 machine, offline except for
-# Debian's own package mirrors. Idempotent and fast (file checks only) once done;
-# tools/bazel runs it before every Bazel command.
+# Installs what the build needs on a Debian 12 machine, offline except for
+# Debian's own package mirrors. Idempotent and fast (file checks only) once
+# done; tools/bazel runs it before every Bazel command.
 #
-#  * Debian packages: bazel-bootstrap (Bazel 4.2.3), bazel-skylib, bazel-platforms,
-#    g++, python3 (CI's test counter), clang + its sanitizer/libFuzzer runtime,
-#    gnuplot (for //tools:tune charts), the peers measured in
-#    docs/PERFORMANCE.md (nodejs, python3-uvloop, golang-go, Boost 1.81 with its
-#    Asio examples), xz-utils and bzip2 (two source tarballs are .xz and .bz2),
-#    and the operations tools the tests drive: systemd (systemd-analyze,
-#    systemd-socket-activate), prometheus (promtool) and haproxy.
-#  * Dependency sources: Debian's source packages of abseil, gflags, glog,
-#    googletest, benchmark, prometheus-cpp, civetweb and zlib, unpacked into
-#    third_party/src/ (git-ignored), where WORKSPACE's repository rules find them.
+# Usage: tools/setup.sh [build|all]
+#   build  what building the server and the client needs: bazel-bootstrap
+#          (Bazel 4.2.3), bazel-skylib, bazel-platforms, g++, python3 (CI's test
+#          counter), xz-utils and bzip2 (two source tarballs are .xz and .bz2),
+#          liburing-dev (--io=io_uring) and libssl-dev (TLS), and the
+#          dependency sources: Debian's source packages of abseil, gflags, glog,
+#          googletest, benchmark and prometheus-cpp, unpacked into
+#          third_party/src/ (git-ignored), where WORKSPACE's repository rules
+#          find them.
+#   all    (the default) also what the tests, benchmarks and CI drive: clang
+#          with its sanitizer/libFuzzer runtime, gnuplot (charts), the peers
+#          measured in docs/PERFORMANCE.md (nodejs, python3-uvloop, golang-go,
+#          Boost 1.81 with its Asio examples), the operations tools (systemd's
+#          systemd-analyze and systemd-socket-activate, prometheus's promtool,
+#          haproxy, strace for the unit's system-call filter test), openssl
+#          (the TLS tests' s_client and certificates), dpkg-dev (//deploy:deb)
+#          and lintian (//tests:deb_test).
+# tools/bazel asks for `build` only for `bazel run` / `bazel build` of targets
+# under //server and //client (tools/setup_scope.sh decides).
 set -euo pipefail
 
 ws="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 src_dir="$ws/third_party/src"
 
-# package -> file proving it is installed
+scope="${1:-all}"
+if [[ "$scope" != build && "$scope" != all ]]; then
+  echo "usage: tools/setup.sh [build|all]" >&2
+  exit 2
+fi
+
+# package -> file proving it is installed: what building needs ...
 declare -A packages=(
   [bazel-bootstrap]=/usr/bin/bazel-4
   [bazel-skylib]=/usr/share/bazel/tools/skylib/BUILD
   [bazel-platforms]=/usr/share/bazel/tools/platforms/BUILD
   [g++]=/usr/bin/g++
   [python3]=/usr/bin/python3
-  [clang-14]=/usr/bin/clang-14
-  [libclang-rt-14-dev]=/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a
-  [gnuplot-nox]=/usr/bin/gnuplot-nox
-  [nodejs]=/usr/bin/node
-  [python3-uvloop]=/usr/lib/python3/dist-packages/uvloop/__init__.py
   [xz-utils]=/usr/bin/xz
   [bzip2]=/usr/bin/bzip2
-  [systemd]=/usr/bin/systemd-socket-activate
-  [prometheus]=/usr/bin/promtool
-  [haproxy]=/usr/sbin/haproxy
-  [golang-go]=/usr/bin/go
-  [libboost1.81-dev]=/usr/include/boost/version.hpp
-  [libboost1.81-doc]=/usr/share/doc/libboost1.81-doc/examples/libs/asio/example/cpp11/echo/async_tcp_echo_server.cpp
+  [liburing-dev]=/usr/include/liburing.h
+  [libssl-dev]=/usr/include/openssl/ssl.h
 )
+# ... and what the tests, benchmarks and CI drive.
+if [[ "$scope" == all ]]; then
+  packages+=(
+    [clang-14]=/usr/bin/clang-14
+    [libclang-rt-14-dev]=/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a
+    [gnuplot-nox]=/usr/bin/gnuplot-nox
+    [nodejs]=/usr/bin/node
+    [python3-uvloop]=/usr/lib/python3/dist-packages/uvloop/__init__.py
+    [systemd]=/usr/bin/systemd-socket-activate
+    [prometheus]=/usr/bin/promtool
+    [haproxy]=/usr/sbin/haproxy
+    [strace]=/usr/bin/strace
+    [dpkg-dev]=/usr/bin/dpkg-shlibdeps
+    [lintian]=/usr/bin/lintian
+    [golang-go]=/usr/bin/go
+    [libboost1.81-dev]=/usr/include/boost/version.hpp
+    [libboost1.81-doc]=/usr/share/doc/libboost1.81-doc/examples/libs/asio/example/cpp11/echo/async_tcp_echo_server.cpp
+    [openssl]=/usr/bin/openssl
+  )
+fi
 # Debian source package -> folder under third_party/src (the Bazel repo name).
 declare -A sources=(
   [abseil]=com_google_absl
@@ -47,8 +73,6 @@ declare -A sources=(
   [googletest]=com_google_googletest
   [benchmark]=com_github_google_benchmark
   [prometheus-cpp]=com_github_jupp0r_prometheus_cpp
-  [civetweb]=civetweb
-  [zlib]=net_zlib_zlib
 )
 
 missing=()
@@ -78,9 +102,9 @@ if [[ ${#missing[@]} -gt 0 ]]; then
   apt_update_once
   echo "setup: installing ${missing[*]}" >&2
   # Other checkouts on the machine may be installing at the same time: wait
-  # for dpkg's lock instead of failing.
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-    -o DPkg::Lock::Timeout=600 --no-install-recommends "${missing[@]}" >&2
+  # for dpkg's lock instead of failing. No daemon (prometheus, haproxy) is
+  # started or left enabled by the installation: see apt_install_quiet.sh.
+  as_root "$ws/tools/apt_install_quiet.sh" "${missing[@]}" >&2
 fi
 
 if [[ ${#missing_src[@]} -gt 0 ]]; then
@@ -102,7 +126,28 @@ if [[ ${#missing_src[@]} -gt 0 ]]; then
             -o "Dir::State::Lists=$tmp/lists")
   echo "setup: fetching dependency sources: ${missing_src[*]}" >&2
   apt-get "${apt_opts[@]}" update -qq >&2
-  (cd "$tmp/dl" && apt-get "${apt_opts[@]}" source --download-only -qq "${missing_src[@]}" >&2)
+  # One package at a time: a mirror may list a version it does not serve
+  # (Debian's security archive has announced a source and answered 404),
+  # so when the candidate fails, every other version the lists know is tried.
+  for pkg in "${missing_src[@]}"; do
+    if (cd "$tmp/dl" && apt-get "${apt_opts[@]}" source --download-only -qq "$pkg" >&2); then
+      continue
+    fi
+    fetched=0
+    for version in $(apt-cache "${apt_opts[@]}" showsrc "$pkg" 2>/dev/null |
+                       sed -n 's/^Version: //p' | sort -u -r -V); do
+      echo "setup: retrying source package $pkg=$version" >&2
+      rm -f "$tmp/dl/${pkg}_"*
+      if (cd "$tmp/dl" && apt-get "${apt_opts[@]}" source --download-only -qq "$pkg=$version" >&2); then
+        fetched=1
+        break
+      fi
+    done
+    if [[ $fetched -eq 0 ]]; then
+      echo "setup: cannot fetch the source package $pkg from any mirror" >&2
+      exit 1
+    fi
+  done
   mkdir -p "$src_dir"
   for pkg in "${missing_src[@]}"; do
     tarball="$(ls "$tmp/dl/${pkg}_"*.orig.tar.* | head -n 1)"

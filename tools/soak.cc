@@ -4,11 +4,15 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdio>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/socket.h"
 #include "common/subprocess.h"
@@ -20,8 +24,14 @@ namespace {
 
 // Clients that abuse the server until `until`: even ones pipeline empty
 // lines and never read; odd ones do the same but read 128 KiB every 300 ms.
-// A client the server closes reconnects. Counts sessions and closures.
-void RunHostileClients(int port, int count, absl::Time until, SoakReport& report) {
+// A client the server closes reconnects. Counts sessions and closures
+// (atomics: the progress line reads them while this runs).
+struct HostileCounts {
+  std::atomic<int64_t> sessions{0};
+  std::atomic<int64_t> closed{0};
+};
+
+void RunHostileClients(int port, int count, absl::Time until, HostileCounts& counts) {
   struct Hostile {
     common::UniqueFd socket;
     bool reads_slowly = false;
@@ -39,7 +49,7 @@ void RunHostileClients(int port, int count, absl::Time until, SoakReport& report
         if (!socket.ok()) continue;
         c.socket = std::move(*socket);
         c.next_read = now;
-        ++report.hostile_sessions;
+        counts.sessions.fetch_add(1, std::memory_order_relaxed);
       }
       bool closed =
           ::send(c.socket.get(), lines.data(), lines.size(), MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
@@ -50,7 +60,7 @@ void RunHostileClients(int port, int count, absl::Time until, SoakReport& report
         c.next_read = now + absl::Milliseconds(300);
       }
       if (closed) {
-        ++report.hostile_closed;
+        counts.closed.fetch_add(1, std::memory_order_relaxed);
         c.socket.Reset();
       }
     }
@@ -60,10 +70,39 @@ void RunHostileClients(int port, int count, absl::Time until, SoakReport& report
 
 }  // namespace
 
-bool SoakReport::ok() const {
-  return load.mismatches == 0 && load.lines_sent == load.round_trips && load.round_trips > 0 &&
-         fds_end == fds_start && server_exit_code == 0 &&
-         (hostile_sessions == 0 || hostile_closed > 0);
+bool SoakReport::ok() const { return Failures().empty(); }
+
+std::vector<std::string> SoakReport::Failures() const {
+  std::vector<std::string> failures;
+  if (load.round_trips == 0) {
+    failures.push_back(absl::StrFormat("no reply was verified (%d lines sent, %d connect "
+                                       "failures, %d timeouts)",
+                                       load.lines_sent, load.connect_failures, load.timeouts));
+  } else if (load.lines_sent != load.round_trips) {
+    failures.push_back(absl::StrFormat("%d lines sent were never verified (sent %d, verified "
+                                       "%d; timeouts %d, server closed %d, resets %d, eofs %d)",
+                                       load.lines_sent - load.round_trips, load.lines_sent,
+                                       load.round_trips, load.timeouts, load.server_closed,
+                                       load.resets, load.eofs));
+  }
+  if (load.mismatches > 0) {
+    failures.push_back(absl::StrFormat("%d replies differed from the line sent", load.mismatches));
+  }
+  if (fds_end != fds_start) {
+    failures.push_back(absl::StrFormat("server descriptors did not return to baseline: %d at "
+                                       "the start, %d at the end",
+                                       fds_start, fds_end));
+  }
+  if (server_exit_code != 0) {
+    failures.push_back(absl::StrFormat("server exit code %d, not 0%s", server_exit_code,
+                                       server_exit_code == -1 ? " (no exit within 30 s)" : ""));
+  }
+  if (hostile_sessions > 0 && hostile_closed == 0) {
+    failures.push_back(absl::StrFormat("the server closed none of the hostile clients' %d "
+                                       "sessions (non-readers and slow readers)",
+                                       hostile_sessions));
+  }
+  return failures;
 }
 
 std::string SoakReport::ToText() const {
@@ -77,7 +116,8 @@ std::string SoakReport::ToText() const {
       load.connections_established, load.round_trips_per_second(),
       load.latency.Percentile(0.99) / 1000.0, hostile_sessions, hostile_closed, fds_start,
       fds_end, FormatMiB(rss_start),
-      FormatMiB(rss_end), FormatMiB(rss_peak), server_exit_code, ok() ? "SOAK OK" : "SOAK FAILED");
+      FormatMiB(rss_end), FormatMiB(rss_peak), server_exit_code,
+      ok() ? "SOAK OK" : absl::StrCat("SOAK FAILED: ", absl::StrJoin(Failures(), "; ")));
 }
 
 absl::StatusOr<SoakReport> RunSoak(const SoakOptions& options) {
@@ -106,11 +146,51 @@ absl::StatusOr<SoakReport> RunSoak(const SoakOptions& options) {
   load.disconnect_probability = options.disconnect_probability;
   load.threads = options.load_threads;
   load.timeout = absl::Seconds(30);
+  client::LoadProgress live;
+  load.live = &live;
+  HostileCounts hostile_counts;
+  const absl::Time start = absl::Now();
   std::thread hostile([&] {
-    RunHostileClients(load.port, options.hostile_clients, absl::Now() + options.duration, report);
+    RunHostileClients(load.port, options.hostile_clients, start + options.duration,
+                      hostile_counts);
   });
+  // The progress line: a long soak otherwise says nothing until its end.
+  absl::Notification finished;
+  std::thread progress;
+  if (options.progress_every > absl::ZeroDuration()) {
+    progress = std::thread([&] {
+      int64_t last_round_trips = 0;
+      absl::Time last = start;
+      while (!finished.WaitForNotificationWithTimeout(options.progress_every)) {
+        const absl::Time now = absl::Now();
+        const int64_t round_trips = live.round_trips.load(std::memory_order_relaxed);
+        const double seconds = absl::ToDoubleSeconds(now - last);
+        const std::string line = absl::StrFormat(
+            "soak %.0f/%.0f s: %d round trips (%.0f/s), %d connections open; hostile clients "
+            "%d sessions, %d closed by the server; server fds %d, RSS %s",
+            absl::ToDoubleSeconds(now - start), absl::ToDoubleSeconds(options.duration),
+            round_trips,
+            seconds > 0 ? static_cast<double>(round_trips - last_round_trips) / seconds : 0.0,
+            live.open.load(std::memory_order_relaxed),
+            hostile_counts.sessions.load(std::memory_order_relaxed),
+            hostile_counts.closed.load(std::memory_order_relaxed), proc.OpenFds(),
+            FormatMiB(proc.RssBytes()));
+        if (options.on_progress) {
+          options.on_progress(line);
+        } else {
+          std::fprintf(stderr, "%s\n", line.c_str());
+        }
+        last_round_trips = round_trips;
+        last = now;
+      }
+    });
+  }
   report.load = client::RunLoad(load);
   hostile.join();
+  finished.Notify();
+  if (progress.joinable()) progress.join();
+  report.hostile_sessions = hostile_counts.sessions.load();
+  report.hostile_closed = hostile_counts.closed.load();
 
   // Closed connections leave the server within its lingering bound (2 s).
   const absl::Time deadline = absl::Now() + absl::Seconds(10);

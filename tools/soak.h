@@ -12,6 +12,7 @@
 // //tests:soak_test (CI).
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,11 @@ struct SoakOptions {
   std::vector<std::string> server_flags;  // e.g. {"--model=classic"}
   int load_threads = 1;
   int hostile_clients = 6;  // non-readers and slow readers, half each
+  // Every this long (0: never) one progress line (elapsed, round trips and
+  // their rate, open connections, hostile clients, the server's descriptors
+  // and RSS) goes to `on_progress`, or to stderr if it is unset.
+  absl::Duration progress_every = absl::ZeroDuration();
+  std::function<void(const std::string&)> on_progress;
 };
 
 struct SoakReport {
@@ -40,8 +46,11 @@ struct SoakReport {
   int64_t hostile_closed = 0;    // of those, ended by the server
 
   // Lines verified == sent, no mismatch, descriptors back to baseline,
-  // clean exit.
+  // clean exit, hostile clients closed by the server.
   bool ok() const;
+  // Each check that failed, with its numbers ("server descriptors: 12 at
+  // the start, 15 at the end"); empty when ok().
+  std::vector<std::string> Failures() const;
   std::string ToText() const;
 };
 

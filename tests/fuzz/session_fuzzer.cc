@@ -21,7 +21,8 @@
 #include "absl/time/clock.h"
 #include "common/protocol.h"
 #include "common/unique_fd.h"
-#include "server/session.h"
+#include "server/session/session.h"
+#include "server/session/socket_transport.h"
 #include "server/stats.h"
 #include "tests/fuzz/reference_framing.h"
 
@@ -60,7 +61,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   server::WorkerCounters counters;
   server::WorkerContext context(config, &counters);
   const absl::Time now = absl::Now();
-  server::Session session(common::UniqueFd(sv[0]), &config, &stats, now);
+  server::Session session(std::make_unique<server::SocketTransport>(common::UniqueFd(sv[0])),
+                          server::AdmissionTicket(), &config, &stats, now);
 
   // Expected output, from a reference framing of the whole stream.
   const fuzz::ReferenceFraming reference = fuzz::FrameWholeStream(stream, max_line);

@@ -1,0 +1,280 @@
+// UringPoller: Poller over one io_uring (--io=io_uring), declared in
+// common/poller.h.
+//
+// Why readiness over io_uring: every request a turn queues (new watches,
+// removals, re-arms) and the wait itself go to the kernel in one
+// io_uring_enter (io_uring_submit_and_wait_timeout, the deadline passed as
+// an extended argument, so no timeout request is needed), and the sessions
+// above keep the readiness contract of common/poller.h unchanged.
+//
+// Urgent data: a poll request's report is the wake-up's key, not a fresh
+// poll of the socket, and TCP's data-ready wake-up always carries EPOLLPRI.
+// So every report of new input says kUrgent, which voids the session's
+// short-read proof (server/session/socket_transport.h): correct, at the cost
+// of the recv() that proves the socket drained, which epoll saves.
+//
+// Watches: an edge-triggered watch is a multishot poll request (one report
+// per wake-up of the socket, like EPOLLET); a level-triggered one is a
+// one-shot poll re-armed after each report (armed again while the condition
+// holds, it completes at once: reported for as long as it holds). A
+// multishot request the kernel ends (no IORING_CQE_F_MORE) is re-armed; one
+// that ends with an error is reported once as a hang-up and not re-armed, so
+// an error never spins the loop.
+//
+// A poll request holds its own reference to the file: closing the
+// descriptor does not end it (watches_survive_close), so every watch is
+// removed before its descriptor is closed or handed on. Remove() queues an
+// IORING_OP_POLL_REMOVE and forgets the descriptor at once; reports still in
+// flight for the removed watch are dropped here, and its record is freed
+// when the request's last completion arrives. Poll requests never consume
+// data, so a socket handed to another loop or thread loses nothing.
+//
+// Thread safety: the ring is created disabled (IORING_SETUP_R_DISABLED) by
+// whichever thread builds the loop, and enabled by BindToThread() on the
+// thread that runs it, which is then its single issuer
+// (IORING_SETUP_SINGLE_ISSUER): Add, Remove and Wait from that thread only.
+
+#include <errno.h>
+#include <liburing.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdint>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "common/poller.h"
+#include "common/socket.h"
+#include "glog/logging.h"
+
+namespace common {
+namespace {
+
+// Submission entries per ring: the requests one turn can queue before the
+// next io_uring_enter (Add and Remove submit early when it is full). The
+// completion ring is twice that; the kernel buffers completions beyond it
+// (IORING_FEAT_NODROP) rather than losing them.
+constexpr unsigned kRingEntries = 1024;
+// Completions of removal requests carry this; watches are numbered from 1.
+constexpr uint64_t kIgnoredCompletion = 0;
+
+constexpr unsigned kSetupFlags =
+    IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED;
+
+unsigned ToPoll(uint32_t interest) {
+  unsigned mask = POLLERR | POLLHUP;
+  if (interest & kReadable) mask |= POLLIN | POLLRDHUP | POLLPRI;
+  if (interest & kWritable) mask |= POLLOUT;
+  return mask;
+}
+
+uint32_t FromPoll(unsigned mask) {
+  uint32_t readiness = 0;
+  if (mask & POLLIN) readiness |= kReadable;
+  if (mask & POLLOUT) readiness |= kWritable;
+  if (mask & (POLLRDHUP | POLLHUP | POLLERR)) readiness |= kHangup;
+  if (mask & POLLPRI) readiness |= kUrgent | kReadable;
+  return readiness;
+}
+
+absl::Status SetUp(unsigned entries, io_uring* ring) {
+  io_uring_params params{};
+  params.flags = kSetupFlags;
+  const int ret = io_uring_queue_init_params(entries, ring, &params);
+  if (ret < 0) return ErrnoStatus(-ret, "io_uring_setup");
+  // EXT_ARG (5.11): a wait with a timeout in the same io_uring_enter as the
+  // submission. NODROP (5.5): completions are never lost.
+  const unsigned needed = IORING_FEAT_EXT_ARG | IORING_FEAT_NODROP;
+  if ((params.features & needed) != needed) {
+    io_uring_queue_exit(ring);
+    return absl::UnavailableError("io_uring: the kernel lacks IORING_FEAT_EXT_ARG or NODROP");
+  }
+  return absl::OkStatus();
+}
+
+class UringPoller : public Poller {
+ public:
+  UringPoller() = default;
+  ~UringPoller() override {
+    if (set_up_) io_uring_queue_exit(&ring_);
+  }
+
+  absl::Status Init() {
+    absl::Status status = SetUp(kRingEntries, &ring_);
+    set_up_ = status.ok();
+    return status;
+  }
+
+  absl::Status Add(int fd, uint64_t token, uint32_t interest, Trigger trigger) override {
+    if (id_of_fd_.contains(fd)) return ErrnoStatus(EEXIST, "io_uring poll add");
+    const uint64_t id = next_id_++;
+    Watch& watch = watches_[id];
+    watch = {fd, token, ToPoll(interest), trigger == Trigger::kEdge};
+    if (!Arm(id, watch)) {
+      watches_.erase(id);
+      return ErrnoStatus(EBUSY, "io_uring poll add (submission ring full)");
+    }
+    id_of_fd_[fd] = id;
+    return absl::OkStatus();
+  }
+
+  absl::Status Remove(int fd) override {
+    auto it = id_of_fd_.find(fd);
+    if (it == id_of_fd_.end()) return ErrnoStatus(ENOENT, "io_uring poll remove");
+    const uint64_t id = it->second;
+    id_of_fd_.erase(it);
+    Watch& watch = watches_[id];
+    if (!watch.armed) {
+      watches_.erase(id);
+      return absl::OkStatus();
+    }
+    watch.removed = true;
+    io_uring_sqe* sqe = GetSqe();
+    if (sqe == nullptr) {
+      // Cannot happen after a successful submit; if it does, the request
+      // stays until the ring is torn down and its reports are dropped.
+      return ErrnoStatus(EBUSY, "io_uring poll remove (submission ring full)");
+    }
+    io_uring_prep_poll_remove(sqe, id);
+    io_uring_sqe_set_data64(sqe, kIgnoredCompletion);
+    return absl::OkStatus();
+  }
+
+  int Wait(absl::Time deadline, absl::Span<Event> out) override {
+    io_uring_cqe* cqe = nullptr;
+    int ret;
+    const absl::Duration left =
+        deadline == absl::InfiniteFuture() ? absl::InfiniteDuration() : deadline - absl::Now();
+    if (deadline == absl::InfinitePast() || left <= absl::ZeroDuration()) {
+      ret = io_uring_submit_and_get_events(&ring_);
+    } else if (left == absl::InfiniteDuration()) {
+      ret = io_uring_submit_and_wait(&ring_, 1);
+    } else {
+      // Rounded up so a deadline is never woken for early.
+      __kernel_timespec ts{};
+      const int64_t ns = absl::ToInt64Nanoseconds(left) + 999;
+      ts.tv_sec = ns / 1000000000;
+      ts.tv_nsec = ns % 1000000000;
+      ret = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+    }
+    if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
+      LOG_EVERY_N(WARNING, 1000) << "io_uring_enter: " << strerror(-ret);
+    }
+    int n = 0;
+    unsigned seen = 0;
+    unsigned head;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+      if (static_cast<size_t>(n) == out.size()) break;
+      ++seen;
+      if (Report(*cqe, &out[n])) ++n;
+    }
+    io_uring_cq_advance(&ring_, seen);
+    return n;
+  }
+
+  const char* name() const override { return "io_uring"; }
+
+  void BindToThread() override {
+    // IORING_REGISTER_ENABLE_RINGS (kernel 5.10); liburing 2.3 declares
+    // io_uring_enable_rings but does not export it, so the call is made
+    // directly. The enabling thread becomes the single issuer.
+    const long ret = ::syscall(__NR_io_uring_register, ring_.ring_fd,
+                               IORING_REGISTER_ENABLE_RINGS, nullptr, 0);
+    PCHECK(ret == 0) << "io_uring_register(ENABLE_RINGS) (BindToThread called twice?)";
+    // A registered ring descriptor (5.18) spares each io_uring_enter the
+    // descriptor lookup; without it every call still works.
+    (void)io_uring_register_ring_fd(&ring_);
+  }
+
+  bool watches_survive_close() const override { return true; }
+
+  void SubmitPending() override {
+    // With DEFER_TASKRUN a cancelled request is finished (and lets go of its
+    // socket) by task work, which runs only when events are asked for.
+    io_uring_submit_and_get_events(&ring_);
+  }
+
+ private:
+  struct Watch {
+    int fd;
+    uint64_t token;
+    unsigned mask;
+    bool multishot;
+    bool armed = false;    // a poll request is in the kernel
+    bool removed = false;  // Remove()d: drop reports, free on the last one
+  };
+
+  io_uring_sqe* GetSqe() {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    if (sqe != nullptr) return sqe;
+    io_uring_submit(&ring_);
+    return io_uring_get_sqe(&ring_);
+  }
+
+  bool Arm(uint64_t id, Watch& watch) {
+    io_uring_sqe* sqe = GetSqe();
+    if (sqe == nullptr) return false;
+    if (watch.multishot) {
+      io_uring_prep_poll_multishot(sqe, watch.fd, watch.mask);
+    } else {
+      io_uring_prep_poll_add(sqe, watch.fd, watch.mask);
+    }
+    io_uring_sqe_set_data64(sqe, id);
+    watch.armed = true;
+    return true;
+  }
+
+  // One completion; true if it is a report for the caller.
+  bool Report(const io_uring_cqe& cqe, Event* event) {
+    const uint64_t id = io_uring_cqe_get_data64(&cqe);
+    if (id == kIgnoredCompletion) return false;
+    auto it = watches_.find(id);
+    if (it == watches_.end()) return false;
+    Watch& watch = it->second;
+    const bool more = (cqe.flags & IORING_CQE_F_MORE) != 0;
+    if (!more) watch.armed = false;
+    if (watch.removed) {
+      if (!more) watches_.erase(it);
+      return false;
+    }
+    if (cqe.res < 0) {
+      // Not re-armed (no spin); the owner hears a hang-up, finds the error
+      // on its next read and removes the watch.
+      LOG_EVERY_N(WARNING, 1000) << "io_uring poll on descriptor " << watch.fd
+                                 << " failed: " << strerror(-cqe.res);
+      *event = {watch.token, kHangup | kReadable | kWritable};
+      return true;
+    }
+    if (!more && !Arm(id, watch)) {
+      LOG_EVERY_N(WARNING, 1000) << "io_uring: cannot re-arm a poll (submission ring full)";
+    }
+    *event = {watch.token, FromPoll(static_cast<unsigned>(cqe.res))};
+    return true;
+  }
+
+  io_uring ring_{};
+  bool set_up_ = false;
+  absl::flat_hash_map<uint64_t, Watch> watches_;
+  absl::flat_hash_map<int, uint64_t> id_of_fd_;  // live (not removed) watches
+  uint64_t next_id_ = 1;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Poller>> NewUringPoller() {
+  auto poller = std::make_unique<UringPoller>();
+  absl::Status set_up = poller->Init();
+  if (!set_up.ok()) return set_up;
+  return std::unique_ptr<Poller>(std::move(poller));
+}
+
+absl::Status ProbeIoUring() {
+  io_uring ring{};
+  absl::Status set_up = SetUp(8, &ring);
+  if (set_up.ok()) io_uring_queue_exit(&ring);
+  return set_up;
+}
+
+}  // namespace common
