@@ -139,7 +139,7 @@ bool Session::idle() const {
 
 size_t Session::heap_bytes() const {
   const size_t out = out_.capacity() > std::string().capacity() ? out_.capacity() : 0;
-  return out + framer_.buffer_capacity();
+  return out + framer_.buffer_capacity() + transport_->heap_bytes();
 }
 
 absl::Time Session::SlowReaderDeadline() const {
@@ -336,7 +336,21 @@ Session::Wait Session::Turn(absl::Time now, WorkerContext& context) {
       }
     }
 
-    // Everything queued so far has been sent.
+    // Everything queued so far has been handed to the transport. One that
+    // sends asynchronously may still hold some: the closing line, or the
+    // replies before a client's FIN, go out before the session ends (as a
+    // socket's kernel buffer delivers them after close()), within the write
+    // timeout.
+    if ((state_ == State::kClosing || peer_eof_) && transport_->unsent() > 0) {
+      closing_deadline_ = std::min(closing_deadline_, now + config_->write_timeout);
+      if (now >= WriteDeadline()) {
+        VERBOSE(1) << peer_ << ": write timed out with " << transport_->unsent()
+                   << " bytes unsent";
+        Fail(ErrorKind::kWriteTimeout);
+        continue;
+      }
+      return {Interest::kWrite, WriteDeadline()};
+    }
     if (state_ == State::kClosing) {
       Finish(/*gracefully=*/true);
       continue;

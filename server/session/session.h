@@ -179,6 +179,8 @@ class Session {
 
   // For registering with the driver's poller by the thread that runs it.
   int fd() const { return transport_->fd(); }
+  // See Transport::completion_based(): not watched, never moved.
+  bool completion_based() const { return transport_->completion_based(); }
   const std::string& peer() const { return peer_; }
   absl::Time started() const { return started_; }
 
