@@ -142,7 +142,7 @@ TEST_F(UringTransportTest, TakesAtMostItsBoundFromANonReadingPeer) {
 }
 
 TEST_F(UringTransportTest, AWriteToAGonePeerFails) {
-  peer_.reset();
+  peer_.Reset();
   ASSERT_TRUE(transport_->Write("x\n", 2).ok());
   EXPECT_NE(ReadinessAfterTurn() & common::kHangup, 0u);
   EXPECT_EQ(transport_->unsent(), 0u);
