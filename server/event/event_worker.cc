@@ -128,7 +128,9 @@ void EventWorker::Install(uint32_t index, std::unique_ptr<Session> session, absl
 
 std::unique_ptr<Transport> EventWorker::NewTransport(uint32_t index, common::UniqueFd socket) {
   if (completions_) {
-    return std::make_unique<UringTransport>(loop_->uring(), std::move(socket), IdOf(index));
+    // Half the output bound in flight: the session keeps the rest of it.
+    return std::make_unique<UringTransport>(loop_->uring(), std::move(socket), IdOf(index),
+                                            deps_.config->max_output_bytes / 2);
   }
   return MakeTransport(deps_, std::move(socket));
 }

@@ -150,8 +150,28 @@ absl::Time Session::WriteDeadline() const {
   return std::min(write_deadline_, closing_deadline_);
 }
 
+std::optional<Session::Wait> Session::WaitForUnsent(absl::Time now) {
+  // Like a socket's kernel buffer, what the transport holds must make
+  // progress every write timeout (and be gone by the grace deadline when
+  // stopping), however long the client takes to read all of it.
+  const size_t unsent = transport_->unsent();
+  if (unsent != unsent_seen_) {
+    unsent_seen_ = unsent;
+    unsent_deadline_ = now + config_->write_timeout;
+  }
+  const absl::Time deadline = std::min(unsent_deadline_, grace_deadline_);
+  if (now < deadline) return Wait{Interest::kWrite, deadline};
+  VERBOSE(1) << peer_ << ": write timed out with " << unsent << " bytes unsent";
+  Fail(ErrorKind::kWriteTimeout);
+  return std::nullopt;
+}
+
 size_t Session::ReadBudget(const WorkerContext& context) const {
-  const size_t cap = config_->max_output_bytes;
+  // Replies a completion-based transport has taken but not yet sent count
+  // against the output bound, as replies in out_ do: 0 while they fill it.
+  const size_t unsent = transport_->unsent();
+  if (unsent >= config_->max_output_bytes) return 0;
+  const size_t cap = config_->max_output_bytes - unsent;
   size_t budget;
   // Most reply bytes one input byte can make.
   size_t expansion;
@@ -169,6 +189,7 @@ size_t Session::ReadBudget(const WorkerContext& context) const {
   // One read's worst case (its bytes plus their replies) fits in a turn's
   // share, so a turn never runs past twice kTurnBytes.
   const size_t share = kTurnBytes / (1 + expansion);
+  if (budget == 0 && unsent > 0) return 0;
   return std::clamp<size_t>(budget, 1, std::min(share, context.input_bytes_));
 }
 
@@ -342,14 +363,8 @@ Session::Wait Session::Turn(absl::Time now, WorkerContext& context) {
     // socket's kernel buffer delivers them after close()), within the write
     // timeout.
     if ((state_ == State::kClosing || peer_eof_) && transport_->unsent() > 0) {
-      closing_deadline_ = std::min(closing_deadline_, now + config_->write_timeout);
-      if (now >= WriteDeadline()) {
-        VERBOSE(1) << peer_ << ": write timed out with " << transport_->unsent()
-                   << " bytes unsent";
-        Fail(ErrorKind::kWriteTimeout);
-        continue;
-      }
-      return {Interest::kWrite, WriteDeadline()};
+      if (std::optional<Wait> wait = WaitForUnsent(now)) return *wait;
+      continue;
     }
     if (state_ == State::kClosing) {
       Finish(/*gracefully=*/true);
@@ -372,7 +387,13 @@ Session::Wait Session::Turn(absl::Time now, WorkerContext& context) {
       return {Interest::kRead, idle_deadline_};
     }
 
+    if (transport_->unsent() == 0) unsent_seen_ = 0;
     const size_t budget = ReadBudget(context);
+    if (budget == 0) {
+      // The transport's replies still on their way fill the output bound.
+      if (std::optional<Wait> wait = WaitForUnsent(now)) return *wait;
+      continue;
+    }
     const IoResult r = transport_->Read(context.input_.get(), budget);
     switch (r.status) {
       case IoResult::Status::kOk:
@@ -408,6 +429,7 @@ Session::Wait Session::Turn(absl::Time now, WorkerContext& context) {
 
 void Session::BeginShutdown(absl::Time grace_deadline) {
   closing_deadline_ = std::min(closing_deadline_, grace_deadline);
+  grace_deadline_ = std::min(grace_deadline_, grace_deadline);
   shutting_down_ = true;
 }
 

@@ -146,10 +146,31 @@ TEST_F(SessionMemoryTest, UnsentBytesThatNeverGoEndTheSessionAtTheWriteTimeout) 
   io_->FeedEof();
   io_->set_unsent(12);
   EXPECT_EQ(Resume(t0_).interest, Interest::kWrite);
-  // Later turns do not push the deadline back.
+  // Turns without progress do not push the deadline back; progress does (a
+  // slow but steady reader gets every reply).
   EXPECT_EQ(Resume(t0_ + absl::Seconds(1)).deadline, t0_ + config_.write_timeout);
-  EXPECT_EQ(Resume(t0_ + config_.write_timeout).interest, Interest::kDone);
+  io_->set_unsent(5);
+  const absl::Time later = t0_ + absl::Seconds(4);
+  EXPECT_EQ(Resume(later).deadline, later + config_.write_timeout);
+  EXPECT_EQ(Resume(later + config_.write_timeout).interest, Interest::kDone);
   EXPECT_EQ(Errors(ErrorKind::kWriteTimeout), 1);
+}
+
+// What the transport has taken counts against the output bound: with it
+// full the session reads nothing more until replies go out.
+TEST_F(SessionMemoryTest, UnsentBytesCountAgainstTheOutputBound) {
+  config_.max_output_bytes = 4096;
+  Start();
+  Resume(t0_);
+  io_->TakeOutput();
+  io_->set_unsent(4096);
+  io_->Feed("more\n");
+  const size_t reads = io_->reads();
+  EXPECT_EQ(Resume(t0_).interest, Interest::kWrite);
+  EXPECT_EQ(io_->reads(), reads);
+  io_->set_unsent(0);
+  EXPECT_EQ(Resume(t0_).interest, Interest::kRead);
+  EXPECT_EQ(io_->TakeOutput(), "ok ...more\n");
 }
 
 TEST_F(SessionMemoryTest, ATransportErrorEndsTheSessionAsAReset) {

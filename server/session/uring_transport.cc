@@ -23,8 +23,13 @@ size_t HeapOf(const std::string& s) {
 // completion frees it.
 class UringTransport::Stream {
  public:
-  Stream(common::UringPoller* poller, int fd, uint64_t token)
-      : poller_(poller), fd_(fd), token_(token), receive_(this), send_(this) {}
+  Stream(common::UringPoller* poller, int fd, uint64_t token, size_t max_unsent)
+      : poller_(poller),
+        fd_(fd),
+        token_(token),
+        max_unsent_(max_unsent),
+        receive_(this),
+        send_(this) {}
 
   // Unread input, as Read() and Peek() see it.
   size_t available() const { return input_.size() - input_pos_; }
@@ -58,9 +63,9 @@ class UringTransport::Stream {
     return n;
   }
 
-  // Takes up to the room left under kMaxUnsent; 0 if none.
+  // Takes up to the room left under max_unsent_; 0 if none.
   size_t Queue(const char* data, size_t size) {
-    const size_t n = std::min(size, kMaxUnsent - std::min(kMaxUnsent, unsent()));
+    const size_t n = std::min(size, max_unsent_ - std::min(max_unsent_, unsent()));
     queued_.append(data, n);
     StartSend();
     return n;
@@ -193,6 +198,7 @@ class UringTransport::Stream {
   common::UringPoller* const poller_;
   const int fd_;  // owned by the transport, then by whoever took it
   const uint64_t token_;
+  const size_t max_unsent_;
   ReceiveRequest receive_;
   SendRequest send_;
   bool receiving_ = false;        // receive_ is in the kernel
@@ -209,8 +215,9 @@ class UringTransport::Stream {
 };
 
 UringTransport::UringTransport(common::UringPoller* poller, common::UniqueFd socket,
-                               uint64_t token)
-    : socket_(std::move(socket)), stream_(new Stream(poller, socket_.get(), token)) {}
+                               uint64_t token, size_t max_unsent)
+    : socket_(std::move(socket)),
+      stream_(new Stream(poller, socket_.get(), token, max_unsent)) {}
 
 UringTransport::~UringTransport() { stream_->Orphan(); }
 

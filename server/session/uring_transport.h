@@ -17,10 +17,11 @@
 // that is not reading (its replies wait for the client) holds at most one
 // receive's worth (4 KiB).
 //
-// Sending: Write() takes up to kMaxUnsent bytes beyond those the kernel has
-// not finished sending (more says kWouldBlock, and the session keeps the rest
-// under its own --max_output_bytes bound); one send is in the kernel at a
-// time, and its completion reports the token writable. Taken is not sent:
+// Sending: Write() takes bytes until `max_unsent` are on their way (more
+// says kWouldBlock, and the session keeps the rest); the session counts
+// them against its --max_output_bytes, so a client that does not read costs
+// no more memory than on a socket. One send is in the kernel at a time, and
+// its completion reports the token writable. Taken is not sent:
 // unsent() says how much is still on its way, and the session waits for it
 // before it closes, so a closing line or the last replies before a client's
 // FIN are delivered, not cancelled.
@@ -47,12 +48,11 @@ namespace server {
 
 class UringTransport final : public Transport {
  public:
-  // Bytes taken but not yet sent, at most.
-  static constexpr size_t kMaxUnsent = 64 * 1024;
-
-  // Completions are reported to the loop under `token`. `poller` must outlive
-  // the requests (it does: a loop ends after its sessions).
-  UringTransport(common::UringPoller* poller, common::UniqueFd socket, uint64_t token);
+  // Completions are reported to the loop under `token`. At most
+  // `max_unsent` bytes are taken but not yet sent. `poller` must outlive the
+  // requests (it does: a loop ends after its sessions).
+  UringTransport(common::UringPoller* poller, common::UniqueFd socket, uint64_t token,
+                 size_t max_unsent);
   ~UringTransport() override;
   UringTransport(const UringTransport&) = delete;
   UringTransport& operator=(const UringTransport&) = delete;

@@ -16,6 +16,7 @@ namespace server {
 namespace {
 
 constexpr uint64_t kToken = 42;
+constexpr size_t kMaxUnsent = 32 * 1024;
 
 // A UringTransport over one end of a socket pair, on a real ring; the test
 // plays the peer on the other end.
@@ -29,7 +30,8 @@ class UringTransportTest : public ::testing::Test {
     int sv[2];
     ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
     peer_ = common::UniqueFd(sv[1]);
-    transport_ = std::make_unique<UringTransport>(uring(), common::UniqueFd(sv[0]), kToken);
+    transport_ = std::make_unique<UringTransport>(uring(), common::UniqueFd(sv[0]), kToken,
+                                                  kMaxUnsent);
   }
 
   void TearDown() override {
@@ -130,13 +132,13 @@ TEST_F(UringTransportTest, TakesAtMostItsBoundFromANonReadingPeer) {
     IoResult w;
     while ((w = transport_->Write(chunk.data(), chunk.size())).ok()) taken += w.bytes;
     ASSERT_EQ(w.status, IoResult::Status::kWouldBlock);
-    ASSERT_LE(transport_->unsent(), UringTransport::kMaxUnsent);
+    ASSERT_LE(transport_->unsent(), kMaxUnsent);
     common::Poller::Event events[16];
     poller_->Wait(absl::Now() + absl::Milliseconds(5), absl::MakeSpan(events));
   }
   // The socket pair's buffers filled, then the transport's own bound.
-  EXPECT_EQ(transport_->unsent(), UringTransport::kMaxUnsent);
-  EXPECT_GT(taken, UringTransport::kMaxUnsent);
+  EXPECT_EQ(transport_->unsent(), kMaxUnsent);
+  EXPECT_GT(taken, kMaxUnsent);
   // Destroyed with a send stuck in the kernel: cancelled, nothing leaks
   // (ASan), nothing in the kernel points at freed memory.
 }
