@@ -155,12 +155,15 @@ std::optional<Session::Wait> Session::WaitForUnsent(absl::Time now) {
   // progress every write timeout (and be gone by the grace deadline when
   // stopping), however long the client takes to read all of it.
   const size_t unsent = transport_->unsent();
-  if (unsent != unsent_seen_) {
+  if (!unsent_wait_continues_ || unsent != unsent_seen_) {
     unsent_seen_ = unsent;
     unsent_deadline_ = now + config_->write_timeout;
   }
   const absl::Time deadline = std::min(unsent_deadline_, grace_deadline_);
-  if (now < deadline) return Wait{Interest::kWrite, deadline};
+  if (now < deadline) {
+    unsent_wait_ = true;
+    return Wait{Interest::kWrite, deadline};
+  }
   VERBOSE(1) << peer_ << ": write timed out with " << unsent << " bytes unsent";
   Fail(ErrorKind::kWriteTimeout);
   return std::nullopt;
@@ -311,6 +314,10 @@ Session::Wait Session::Resume(absl::Time now, WorkerContext& context) {
 }
 
 Session::Wait Session::Turn(absl::Time now, WorkerContext& context) {
+  // Whether the last turn ended waiting for the transport's unsent bytes:
+  // then their deadline runs on unless they made progress.
+  unsent_wait_continues_ = unsent_wait_;
+  unsent_wait_ = false;
   std::string& staged = context.staged_;
   staged.clear();
   // This turn's share used so far (bytes read plus replies produced).
@@ -360,8 +367,7 @@ Session::Wait Session::Turn(absl::Time now, WorkerContext& context) {
     // Everything queued so far has been handed to the transport. One that
     // sends asynchronously may still hold some: the closing line, or the
     // replies before a client's FIN, go out before the session ends (as a
-    // socket's kernel buffer delivers them after close()), within the write
-    // timeout.
+    // socket's kernel buffer delivers them after close()).
     if ((state_ == State::kClosing || peer_eof_) && transport_->unsent() > 0) {
       if (std::optional<Wait> wait = WaitForUnsent(now)) return *wait;
       continue;
@@ -387,7 +393,6 @@ Session::Wait Session::Turn(absl::Time now, WorkerContext& context) {
       return {Interest::kRead, idle_deadline_};
     }
 
-    if (transport_->unsent() == 0) unsent_seen_ = 0;
     const size_t budget = ReadBudget(context);
     if (budget == 0) {
       // The transport's replies still on their way fill the output bound.

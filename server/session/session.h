@@ -256,10 +256,13 @@ class Session {
   absl::Time write_deadline_ = absl::InfiniteFuture();
   absl::Time closing_deadline_ = absl::InfiniteFuture();
   absl::Time grace_deadline_ = absl::InfiniteFuture();  // BeginShutdown's
-  // The transport's unsent bytes when last seen, and when they must next
-  // have made progress (WaitForUnsent).
+  // WaitForUnsent: the transport's unsent bytes when last seen, and when
+  // they must next have made progress, over one continuous wait (one that
+  // the last turn ended in, unsent_wait_, and this one continues).
   size_t unsent_seen_ = 0;
   absl::Time unsent_deadline_ = absl::InfiniteFuture();
+  bool unsent_wait_ = false;
+  bool unsent_wait_continues_ = false;
 };
 
 }  // namespace server
