@@ -269,11 +269,14 @@ TEST_P(Tls, LoadModeSpeaksTlsAndResumes) {
   const std::vector<std::string> base = {"--port_file=" + server->port_file(), "--load",
                                          "--tls", "--tls_ca=" + Certs().server.cert,
                                          "--progress=false", "--connections=4"};
+  // Long enough for every connection's handshake: with a total request
+  // count, the first connection to finish its handshake could take all of
+  // them before the last one had shaken hands (seen under load, classic).
   std::vector<std::string> pingpong = base;
-  pingpong.push_back("--requests=400");
+  pingpong.push_back("--duration_ms=1500");
   const ClientResult echo = RunClient(pingpong);
   EXPECT_EQ(echo.exit_code, 0) << echo.err;
-  EXPECT_THAT(echo.out, HasSubstr("round trips: 400 in"));
+  EXPECT_THAT(echo.out, HasSubstr("round trips: "));
   EXPECT_THAT(echo.out, HasSubstr("mismatches 0"));
   EXPECT_THAT(echo.out, HasSubstr("tls:         4 full handshakes, 0 resumed"));
 
