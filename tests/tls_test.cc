@@ -343,7 +343,12 @@ TEST_P(Tls, StalledHandshakeIsClosedAfterTheTimeout) {
 
 TEST_P(Tls, FloodOfHalfHandshakesDoesNotStopService) {
   constexpr int kFlood = 200;
-  auto server = StartTls({"--tls_handshake_timeout_ms=1000"});
+  // A timeout longer than opening the flood takes, even under a sanitizer on
+  // a busy machine (1 s was not: every handshake had timed out before the
+  // check). Classic: a worker per connection, so enough workers that the
+  // next client is not queued behind the flood (the event model caps its
+  // pool at the CPUs).
+  auto server = StartTls({"--tls_handshake_timeout_ms=5000", "--workers=256"});
   std::vector<std::unique_ptr<RawClient>> flood;
   for (int i = 0; i < kFlood; ++i) {
     flood.push_back(std::make_unique<RawClient>(server->port()));
