@@ -17,17 +17,23 @@ absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create(IoBackend backend) 
   absl::StatusOr<std::unique_ptr<Poller>> poller =
       backend == IoBackend::kIoUring ? NewUringPoller() : NewEpollPoller();
   if (!poller.ok()) return poller.status();
+  UringPoller* uring =
+      backend == IoBackend::kIoUring ? static_cast<UringPoller*>(poller->get()) : nullptr;
   UniqueFd doorbell(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   if (!doorbell.valid()) return ErrnoStatus(errno, "eventfd");
   // Level-triggered: it is drained on every report, so it never spins.
   absl::Status watched =
       (*poller)->Add(doorbell.get(), kReservedToken, kReadable, Trigger::kLevel);
   if (!watched.ok()) return watched;
-  return std::unique_ptr<EventLoop>(new EventLoop(std::move(*poller), std::move(doorbell)));
+  return std::unique_ptr<EventLoop>(
+      new EventLoop(std::move(*poller), uring, std::move(doorbell)));
 }
 
-EventLoop::EventLoop(std::unique_ptr<Poller> poller, UniqueFd doorbell)
-    : poller_(std::move(poller)), doorbell_(std::move(doorbell)), events_(kMaxEventsPerTurn) {}
+EventLoop::EventLoop(std::unique_ptr<Poller> poller, UringPoller* uring, UniqueFd doorbell)
+    : poller_(std::move(poller)),
+      uring_(uring),
+      doorbell_(std::move(doorbell)),
+      events_(kMaxEventsPerTurn) {}
 
 void EventLoop::Wake() {
   // One eventfd write per batch of wake-ups (see Run() for why that is safe).

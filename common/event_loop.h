@@ -33,6 +33,7 @@
 #include "absl/time/time.h"
 #include "common/deadline_index.h"
 #include "common/poller.h"
+#include "common/uring_poller.h"
 #include "common/unique_fd.h"
 
 namespace common {
@@ -92,11 +93,15 @@ class EventLoop {
   const char* backend() const { return poller_->name(); }
   // Closing a watched descriptor does not end its watch: Unwatch first.
   bool watches_survive_close() const { return poller_->watches_survive_close(); }
+  // The io_uring backend, for a transport that runs its own socket
+  // operations on this loop's ring (from the loop's thread); null on epoll.
+  UringPoller* uring() const { return uring_; }
 
  private:
-  EventLoop(std::unique_ptr<Poller> poller, UniqueFd doorbell);
+  EventLoop(std::unique_ptr<Poller> poller, UringPoller* uring, UniqueFd doorbell);
 
   std::unique_ptr<Poller> poller_;
+  UringPoller* uring_ = nullptr;  // poller_, when it is io_uring
   UniqueFd doorbell_;  // eventfd, level-triggered in the poller
   std::atomic<bool> wake_pending_{false};
   std::atomic<bool> asleep_{false};

@@ -3,8 +3,9 @@
 
 // Poller: the readiness backend behind EventLoop, the seam where a second
 // backend plugs in. EpollPoller (epoll) is the default; UringPoller
-// (common/uring_poller.cc, --io=io_uring) reports the same readiness through
-// io_uring poll requests, submitting and waiting in one io_uring_enter.
+// (common/uring_poller.h, --io=io_uring) reports the same readiness through
+// io_uring poll requests, submitting and waiting in one io_uring_enter, and
+// also runs the socket operations of a completion-based transport.
 //
 // A backend watches descriptors, each with a caller-chosen 64-bit token, and
 // reports which became ready. Readiness is expressed in backend-neutral bits
@@ -75,8 +76,9 @@ class Poller {
   // The thread that will call Wait() from now on calls this first.
   virtual void BindToThread() {}
   // Hands the kernel any request queued since the last Wait() (io_uring:
-  // removals, so the sockets they hold are released), without waiting.
-  // The loop calls it when it stops.
+  // removals and cancels, so the sockets they hold are released) and lets
+  // cancelled operations finish (a bounded wait). The loop calls it when it
+  // stops.
   virtual void SubmitPending() {}
   // True when closing a watched descriptor does not end its watch (an
   // io_uring request holds its own reference to the file, so the socket
@@ -92,6 +94,7 @@ absl::StatusOr<std::unique_ptr<Poller>> NewEpollPoller();
 // ones re-armed after each report for level-triggered watches. Fails with the
 // kernel's reason when io_uring_setup is refused (ENOSYS, EPERM under
 // seccomp or kernel.io_uring_disabled) or a needed feature is missing.
+// Its completion side is in common/uring_poller.h.
 absl::StatusOr<std::unique_ptr<Poller>> NewUringPoller();
 
 // Whether this process may use io_uring: sets up and tears down a small ring.

@@ -1,7 +1,6 @@
-// UringPoller: Poller over one io_uring (--io=io_uring), declared in
-// common/poller.h.
+// UringPoller: declared in common/uring_poller.h.
 //
-// Why readiness over io_uring: every request a turn queues (new watches,
+// Why readiness over io_uring (the watches): every request a turn queues (new watches,
 // removals, re-arms) and the wait itself go to the kernel in one
 // io_uring_enter (io_uring_submit_and_wait_timeout, the deadline passed as
 // an extended argument, so no timeout request is needed), and the sessions
@@ -38,14 +37,17 @@
 #include <liburing.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
-#include "common/poller.h"
+#include "common/uring_poller.h"
 #include "common/socket.h"
 #include "glog/logging.h"
 
@@ -57,8 +59,12 @@ namespace {
 // completion ring is twice that; the kernel buffers completions beyond it
 // (IORING_FEAT_NODROP) rather than losing them.
 constexpr unsigned kRingEntries = 1024;
-// Completions of removal requests carry this; watches are numbered from 1.
+// Completions of removal and cancel requests carry this. Watches are
+// numbered 2, 4, ...; a Request's completions carry its address + 1.
 constexpr uint64_t kIgnoredCompletion = 0;
+constexpr uint64_t kRequestTag = 1;
+// The provided buffer group of the receive buffers.
+constexpr int kBufferGroup = 0;
 
 constexpr unsigned kSetupFlags =
     IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED;
@@ -94,174 +100,268 @@ absl::Status SetUp(unsigned entries, io_uring* ring) {
   return absl::OkStatus();
 }
 
-class UringPoller : public Poller {
- public:
-  UringPoller() = default;
-  ~UringPoller() override {
-    if (set_up_) io_uring_queue_exit(&ring_);
-  }
-
-  absl::Status Init() {
-    absl::Status status = SetUp(kRingEntries, &ring_);
-    set_up_ = status.ok();
-    return status;
-  }
-
-  absl::Status Add(int fd, uint64_t token, uint32_t interest, Trigger trigger) override {
-    if (id_of_fd_.contains(fd)) return ErrnoStatus(EEXIST, "io_uring poll add");
-    const uint64_t id = next_id_++;
-    Watch& watch = watches_[id];
-    watch = {fd, token, ToPoll(interest), trigger == Trigger::kEdge};
-    if (!Arm(id, watch)) {
-      watches_.erase(id);
-      return ErrnoStatus(EBUSY, "io_uring poll add (submission ring full)");
-    }
-    id_of_fd_[fd] = id;
-    return absl::OkStatus();
-  }
-
-  absl::Status Remove(int fd) override {
-    auto it = id_of_fd_.find(fd);
-    if (it == id_of_fd_.end()) return ErrnoStatus(ENOENT, "io_uring poll remove");
-    const uint64_t id = it->second;
-    id_of_fd_.erase(it);
-    Watch& watch = watches_[id];
-    if (!watch.armed) {
-      watches_.erase(id);
-      return absl::OkStatus();
-    }
-    watch.removed = true;
-    io_uring_sqe* sqe = GetSqe();
-    if (sqe == nullptr) {
-      // Cannot happen after a successful submit; if it does, the request
-      // stays until the ring is torn down and its reports are dropped.
-      return ErrnoStatus(EBUSY, "io_uring poll remove (submission ring full)");
-    }
-    io_uring_prep_poll_remove(sqe, id);
-    io_uring_sqe_set_data64(sqe, kIgnoredCompletion);
-    return absl::OkStatus();
-  }
-
-  int Wait(absl::Time deadline, absl::Span<Event> out) override {
-    io_uring_cqe* cqe = nullptr;
-    int ret;
-    const absl::Duration left =
-        deadline == absl::InfiniteFuture() ? absl::InfiniteDuration() : deadline - absl::Now();
-    if (deadline == absl::InfinitePast() || left <= absl::ZeroDuration()) {
-      ret = io_uring_submit_and_get_events(&ring_);
-    } else if (left == absl::InfiniteDuration()) {
-      ret = io_uring_submit_and_wait(&ring_, 1);
-    } else {
-      // Rounded up so a deadline is never woken for early.
-      __kernel_timespec ts{};
-      const int64_t ns = absl::ToInt64Nanoseconds(left) + 999;
-      ts.tv_sec = ns / 1000000000;
-      ts.tv_nsec = ns % 1000000000;
-      ret = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
-    }
-    if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
-      LOG_EVERY_N(WARNING, 1000) << "io_uring_enter: " << strerror(-ret);
-    }
-    int n = 0;
-    unsigned seen = 0;
-    unsigned head;
-    io_uring_for_each_cqe(&ring_, head, cqe) {
-      if (static_cast<size_t>(n) == out.size()) break;
-      ++seen;
-      if (Report(*cqe, &out[n])) ++n;
-    }
-    io_uring_cq_advance(&ring_, seen);
-    return n;
-  }
-
-  const char* name() const override { return "io_uring"; }
-
-  void BindToThread() override {
-    // IORING_REGISTER_ENABLE_RINGS (kernel 5.10); liburing 2.3 declares
-    // io_uring_enable_rings but does not export it, so the call is made
-    // directly. The enabling thread becomes the single issuer.
-    const long ret = ::syscall(__NR_io_uring_register, ring_.ring_fd,
-                               IORING_REGISTER_ENABLE_RINGS, nullptr, 0);
-    PCHECK(ret == 0) << "io_uring_register(ENABLE_RINGS) (BindToThread called twice?)";
-    // A registered ring descriptor (5.18) spares each io_uring_enter the
-    // descriptor lookup; without it every call still works.
-    (void)io_uring_register_ring_fd(&ring_);
-  }
-
-  bool watches_survive_close() const override { return true; }
-
-  void SubmitPending() override {
-    // With DEFER_TASKRUN a cancelled request is finished (and lets go of its
-    // socket) by task work, which runs only when events are asked for.
-    io_uring_submit_and_get_events(&ring_);
-  }
-
- private:
-  struct Watch {
-    int fd;
-    uint64_t token;
-    unsigned mask;
-    bool multishot;
-    bool armed = false;    // a poll request is in the kernel
-    bool removed = false;  // Remove()d: drop reports, free on the last one
-  };
-
-  io_uring_sqe* GetSqe() {
-    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
-    if (sqe != nullptr) return sqe;
-    io_uring_submit(&ring_);
-    return io_uring_get_sqe(&ring_);
-  }
-
-  bool Arm(uint64_t id, Watch& watch) {
-    io_uring_sqe* sqe = GetSqe();
-    if (sqe == nullptr) return false;
-    if (watch.multishot) {
-      io_uring_prep_poll_multishot(sqe, watch.fd, watch.mask);
-    } else {
-      io_uring_prep_poll_add(sqe, watch.fd, watch.mask);
-    }
-    io_uring_sqe_set_data64(sqe, id);
-    watch.armed = true;
-    return true;
-  }
-
-  // One completion; true if it is a report for the caller.
-  bool Report(const io_uring_cqe& cqe, Event* event) {
-    const uint64_t id = io_uring_cqe_get_data64(&cqe);
-    if (id == kIgnoredCompletion) return false;
-    auto it = watches_.find(id);
-    if (it == watches_.end()) return false;
-    Watch& watch = it->second;
-    const bool more = (cqe.flags & IORING_CQE_F_MORE) != 0;
-    if (!more) watch.armed = false;
-    if (watch.removed) {
-      if (!more) watches_.erase(it);
-      return false;
-    }
-    if (cqe.res < 0) {
-      // Not re-armed (no spin); the owner hears a hang-up, finds the error
-      // on its next read and removes the watch.
-      LOG_EVERY_N(WARNING, 1000) << "io_uring poll on descriptor " << watch.fd
-                                 << " failed: " << strerror(-cqe.res);
-      *event = {watch.token, kHangup | kReadable | kWritable};
-      return true;
-    }
-    if (!more && !Arm(id, watch)) {
-      LOG_EVERY_N(WARNING, 1000) << "io_uring: cannot re-arm a poll (submission ring full)";
-    }
-    *event = {watch.token, FromPoll(static_cast<unsigned>(cqe.res))};
-    return true;
-  }
-
-  io_uring ring_{};
-  bool set_up_ = false;
-  absl::flat_hash_map<uint64_t, Watch> watches_;
-  absl::flat_hash_map<int, uint64_t> id_of_fd_;  // live (not removed) watches
-  uint64_t next_id_ = 1;
-};
-
 }  // namespace
+
+UringPoller::~UringPoller() {
+  if (!set_up_) return;
+  // Only if the loop never ran to its end (SubmitPending drains): the
+  // kernel cancels these when the ring closes.
+  for (Request* request : requests_) request->Abandon();
+  requests_.clear();
+  io_uring_queue_exit(&ring_);
+  if (buffer_ring_ != nullptr) ::munmap(buffer_ring_, buffer_ring_bytes_);
+}
+
+absl::Status UringPoller::Init() {
+  absl::Status status = SetUp(kRingEntries, &ring_);
+  set_up_ = status.ok();
+  return status;
+}
+
+absl::Status UringPoller::Add(int fd, uint64_t token, uint32_t interest, Trigger trigger) {
+  if (id_of_fd_.contains(fd)) return ErrnoStatus(EEXIST, "io_uring poll add");
+  const uint64_t id = next_watch_id_;
+  next_watch_id_ += 2;
+  Watch& watch = watches_[id];
+  watch = {fd, token, ToPoll(interest), trigger == Trigger::kEdge};
+  if (!Arm(id, watch)) {
+    watches_.erase(id);
+    return ErrnoStatus(EBUSY, "io_uring poll add (submission ring full)");
+  }
+  id_of_fd_[fd] = id;
+  return absl::OkStatus();
+}
+
+absl::Status UringPoller::Remove(int fd) {
+  auto it = id_of_fd_.find(fd);
+  if (it == id_of_fd_.end()) return ErrnoStatus(ENOENT, "io_uring poll remove");
+  const uint64_t id = it->second;
+  id_of_fd_.erase(it);
+  Watch& watch = watches_[id];
+  if (!watch.armed) {
+    watches_.erase(id);
+    return absl::OkStatus();
+  }
+  watch.removed = true;
+  io_uring_sqe* sqe = GetSqe();
+  if (sqe == nullptr) {
+    // Cannot happen after a successful submit; if it does, the request
+    // stays until the ring is torn down and its reports are dropped.
+    return ErrnoStatus(EBUSY, "io_uring poll remove (submission ring full)");
+  }
+  io_uring_prep_poll_remove(sqe, id);
+  io_uring_sqe_set_data64(sqe, kIgnoredCompletion);
+  return absl::OkStatus();
+}
+
+int UringPoller::Wait(absl::Time deadline, absl::Span<Event> out) {
+  io_uring_cqe* cqe = nullptr;
+  int ret;
+  const absl::Duration left =
+      deadline == absl::InfiniteFuture() ? absl::InfiniteDuration() : deadline - absl::Now();
+  if (deadline == absl::InfinitePast() || left <= absl::ZeroDuration()) {
+    ret = io_uring_submit_and_get_events(&ring_);
+  } else if (left == absl::InfiniteDuration()) {
+    ret = io_uring_submit_and_wait(&ring_, 1);
+  } else {
+    // Rounded up so a deadline is never woken for early.
+    __kernel_timespec ts{};
+    const int64_t ns = absl::ToInt64Nanoseconds(left) + 999;
+    ts.tv_sec = ns / 1000000000;
+    ts.tv_nsec = ns % 1000000000;
+    ret = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+  }
+  if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
+    LOG_EVERY_N(WARNING, 1000) << "io_uring_enter: " << strerror(-ret);
+  }
+  int n = 0;
+  unsigned seen = 0;
+  unsigned head;
+  io_uring_for_each_cqe(&ring_, head, cqe) {
+    if (static_cast<size_t>(n) == out.size()) break;
+    ++seen;
+    if (Report(*cqe, &out[n])) ++n;
+  }
+  io_uring_cq_advance(&ring_, seen);
+  return n;
+}
+
+void UringPoller::BindToThread() {
+  // IORING_REGISTER_ENABLE_RINGS (kernel 5.10); liburing 2.3 declares
+  // io_uring_enable_rings but does not export it, so the call is made
+  // directly. The enabling thread becomes the single issuer.
+  const long ret =
+      ::syscall(__NR_io_uring_register, ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0);
+  PCHECK(ret == 0) << "io_uring_register(ENABLE_RINGS) (BindToThread called twice?)";
+  // A registered ring descriptor (5.18) spares each io_uring_enter the
+  // descriptor lookup; without it every call still works.
+  (void)io_uring_register_ring_fd(&ring_);
+}
+
+void UringPoller::SubmitPending() {
+  // With DEFER_TASKRUN a cancelled request is finished (and lets go of its
+  // socket) by task work, which runs only when events are asked for.
+  io_uring_submit_and_get_events(&ring_);
+  // Sessions end before their loop does, so the requests left are ones
+  // already cancelled: let them finish here, on the issuer thread, so none
+  // still reads a send buffer once its owner is gone.
+  DrainRequests(absl::Milliseconds(200));
+}
+
+io_uring_sqe* UringPoller::GetSqe() {
+  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+  if (sqe != nullptr) return sqe;
+  io_uring_submit(&ring_);
+  return io_uring_get_sqe(&ring_);
+}
+
+bool UringPoller::Arm(uint64_t id, Watch& watch) {
+  io_uring_sqe* sqe = GetSqe();
+  if (sqe == nullptr) return false;
+  if (watch.multishot) {
+    io_uring_prep_poll_multishot(sqe, watch.fd, watch.mask);
+  } else {
+    io_uring_prep_poll_add(sqe, watch.fd, watch.mask);
+  }
+  io_uring_sqe_set_data64(sqe, id);
+  watch.armed = true;
+  return true;
+}
+
+bool UringPoller::Report(const io_uring_cqe& cqe, Event* event) {
+  const uint64_t data = io_uring_cqe_get_data64(&cqe);
+  if (data == kIgnoredCompletion) return false;
+  if ((data & kRequestTag) != 0) {
+    return ReportRequest(reinterpret_cast<Request*>(data - kRequestTag), cqe, event);
+  }
+  return ReportWatch(data, cqe, event);
+}
+
+bool UringPoller::ReportWatch(uint64_t id, const io_uring_cqe& cqe, Event* event) {
+  auto it = watches_.find(id);
+  if (it == watches_.end()) return false;
+  Watch& watch = it->second;
+  const bool more = (cqe.flags & IORING_CQE_F_MORE) != 0;
+  if (!more) watch.armed = false;
+  if (watch.removed) {
+    if (!more) watches_.erase(it);
+    return false;
+  }
+  if (cqe.res < 0) {
+    // Not re-armed (no spin); the owner hears a hang-up, finds the error
+    // on its next read and removes the watch.
+    LOG_EVERY_N(WARNING, 1000) << "io_uring poll on descriptor " << watch.fd
+                               << " failed: " << strerror(-cqe.res);
+    *event = {watch.token, kHangup | kReadable | kWritable};
+    return true;
+  }
+  if (!more && !Arm(id, watch)) {
+    LOG_EVERY_N(WARNING, 1000) << "io_uring: cannot re-arm a poll (submission ring full)";
+  }
+  *event = {watch.token, FromPoll(static_cast<unsigned>(cqe.res))};
+  return true;
+}
+
+bool UringPoller::ReportRequest(Request* request, const io_uring_cqe& cqe, Event* event) {
+  // Every request here is one-shot: this is its only completion.
+  requests_.erase(request);
+  absl::string_view received;
+  const bool has_buffer = (cqe.flags & IORING_CQE_F_BUFFER) != 0;
+  const unsigned buffer = cqe.flags >> IORING_CQE_BUFFER_SHIFT;
+  if (has_buffer && cqe.res > 0) {
+    received = absl::string_view(buffers_.get() + size_t{buffer} * kReceiveBufferBytes,
+                                 static_cast<size_t>(cqe.res));
+  }
+  uint64_t token = 0;
+  const uint32_t readiness = request->Complete(cqe.res, received, &token);
+  // The bytes are the stream's now: the buffer can take the next arrival.
+  if (has_buffer) RecycleBuffer(buffer);
+  if (readiness == 0) return false;
+  *event = {token, readiness};
+  return true;
+}
+
+absl::Status UringPoller::SetUpReceiveBuffers() {
+  if (buffer_ring_ != nullptr) return absl::OkStatus();
+  // The ring of buffer descriptors must be page-aligned memory.
+  buffer_ring_bytes_ = sizeof(io_uring_buf) * kReceiveBuffers;
+  void* mapped = ::mmap(nullptr, buffer_ring_bytes_, PROT_READ | PROT_WRITE,
+                        MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  if (mapped == MAP_FAILED) return ErrnoStatus(errno, "mmap (io_uring buffer ring)");
+  buffer_ring_ = static_cast<io_uring_buf_ring*>(mapped);
+  io_uring_buf_reg reg{};
+  reg.ring_addr = reinterpret_cast<uint64_t>(mapped);
+  reg.ring_entries = kReceiveBuffers;
+  reg.bgid = kBufferGroup;
+  const int ret = io_uring_register_buf_ring(&ring_, &reg, 0);
+  if (ret < 0) {
+    ::munmap(mapped, buffer_ring_bytes_);
+    buffer_ring_ = nullptr;
+    return ErrnoStatus(-ret, "io_uring_register_buf_ring");
+  }
+  buffers_ = std::make_unique<char[]>(kReceiveBuffers * kReceiveBufferBytes);
+  io_uring_buf_ring_init(buffer_ring_);
+  const int mask = io_uring_buf_ring_mask(kReceiveBuffers);
+  for (unsigned i = 0; i < kReceiveBuffers; ++i) {
+    io_uring_buf_ring_add(buffer_ring_, buffers_.get() + size_t{i} * kReceiveBufferBytes,
+                          kReceiveBufferBytes, static_cast<unsigned short>(i), mask,
+                          static_cast<int>(i));
+  }
+  io_uring_buf_ring_advance(buffer_ring_, kReceiveBuffers);
+  return absl::OkStatus();
+}
+
+void UringPoller::RecycleBuffer(unsigned id) {
+  io_uring_buf_ring_add(buffer_ring_, buffers_.get() + size_t{id} * kReceiveBufferBytes,
+                        kReceiveBufferBytes, static_cast<unsigned short>(id),
+                        io_uring_buf_ring_mask(kReceiveBuffers), 0);
+  io_uring_buf_ring_advance(buffer_ring_, 1);
+}
+
+absl::Status UringPoller::Receive(int fd, Request* request) {
+  if (buffer_ring_ == nullptr) {
+    absl::Status set_up = SetUpReceiveBuffers();
+    if (!set_up.ok()) return set_up;
+  }
+  io_uring_sqe* sqe = GetSqe();
+  if (sqe == nullptr) return ErrnoStatus(EBUSY, "io_uring recv (submission ring full)");
+  io_uring_prep_recv(sqe, fd, nullptr, kReceiveBufferBytes, 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = kBufferGroup;
+  io_uring_sqe_set_data64(sqe, reinterpret_cast<uint64_t>(request) + kRequestTag);
+  requests_.insert(request);
+  return absl::OkStatus();
+}
+
+absl::Status UringPoller::Send(int fd, const char* data, size_t size, Request* request) {
+  io_uring_sqe* sqe = GetSqe();
+  if (sqe == nullptr) return ErrnoStatus(EBUSY, "io_uring send (submission ring full)");
+  io_uring_prep_send(sqe, fd, data, size, MSG_NOSIGNAL);
+  io_uring_sqe_set_data64(sqe, reinterpret_cast<uint64_t>(request) + kRequestTag);
+  requests_.insert(request);
+  return absl::OkStatus();
+}
+
+void UringPoller::SubmitQueued() {
+  if (io_uring_sq_ready(&ring_) > 0) io_uring_submit(&ring_);
+}
+
+void UringPoller::Cancel(Request* request) {
+  io_uring_sqe* sqe = GetSqe();
+  if (sqe == nullptr) return;  // it ends with its socket's last reference, or at teardown
+  io_uring_prep_cancel64(sqe, reinterpret_cast<uint64_t>(request) + kRequestTag, 0);
+  io_uring_sqe_set_data64(sqe, kIgnoredCompletion);
+}
+
+void UringPoller::DrainRequests(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  Event ignored[64];
+  while (!requests_.empty()) {
+    const absl::Time now = absl::Now();
+    if (now >= deadline) break;
+    Wait(std::min(deadline, now + absl::Milliseconds(10)), absl::MakeSpan(ignored));
+  }
+}
 
 absl::StatusOr<std::unique_ptr<Poller>> NewUringPoller() {
   auto poller = std::make_unique<UringPoller>();

@@ -9,6 +9,7 @@
 #include "common/verbose_log.h"
 #include "glog/logging.h"
 #include "server/closing_line.h"
+#include "server/session/uring_transport.h"
 
 namespace server {
 namespace {
@@ -34,6 +35,17 @@ absl::Status EventWorker::Init() {
   absl::StatusOr<std::unique_ptr<common::EventLoop>> loop = common::EventLoop::Create(io_);
   if (!loop.ok()) return loop.status();
   loop_ = std::move(*loop);
+  // A layered transport (TLS) drives its own socket calls, so it runs on
+  // io_uring's readiness side; plain sessions run as completions.
+  completions_ = loop_->uring() != nullptr && deps_.make_transport == nullptr;
+  if (completions_) {
+    absl::Status buffers = loop_->uring()->SetUpReceiveBuffers();
+    if (!buffers.ok()) {
+      LOG(WARNING) << "io_uring: cannot register receive buffers (" << buffers.message()
+                   << "); sessions use io_uring readiness instead";
+      completions_ = false;
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -114,9 +126,19 @@ void EventWorker::Install(uint32_t index, std::unique_ptr<Session> session, absl
   Drive(index, now);
 }
 
+std::unique_ptr<Transport> EventWorker::NewTransport(uint32_t index, common::UniqueFd socket) {
+  if (completions_) {
+    // Half the output bound in flight: the session keeps the rest of it.
+    return std::make_unique<UringTransport>(loop_->uring(), std::move(socket), IdOf(index),
+                                            deps_.config->max_output_bytes / 2);
+  }
+  return MakeTransport(deps_, std::move(socket));
+}
+
 void EventWorker::StartSession(Connection conn, absl::Time now) {
   const uint32_t index = NewSlot();
-  absl::Status watched = Watch(index, conn.socket.get());
+  // A completion-based transport reports its own progress: nothing to watch.
+  absl::Status watched = completions_ ? absl::OkStatus() : Watch(index, conn.socket.get());
   if (!watched.ok()) {
     // ENOSPC (fs.epoll.max_user_watches) or ENOMEM: this client cannot be
     // served, the others can. Turn it away like any overload; dropping
@@ -137,7 +159,7 @@ void EventWorker::StartSession(Connection conn, absl::Time now) {
   Stats::Add(deps_.stats->active_sessions);
   std::string peer = VERBOSE_ON(1) ? common::PeerName(conn.socket) : std::string();
   Install(index,
-          std::make_unique<Session>(MakeTransport(deps_, std::move(conn.socket)),
+          std::make_unique<Session>(NewTransport(index, std::move(conn.socket)),
                                     std::move(conn.ticket), deps_.config, deps_.stats, now,
                                     std::move(peer)),
           now);
@@ -204,6 +226,7 @@ void EventWorker::ShareWork(absl::Time now) {
   }
   Slot* slot = Find(candidate);
   if (target == nullptr || slot == nullptr || now - slot->arrived < kMoveCooldown) return;
+  if (slot->session->completion_based()) return;  // bound to this worker's ring
   HandOff(static_cast<uint32_t>(candidate), *target, now);
 }
 
@@ -295,7 +318,8 @@ void EventWorker::Release(uint32_t index, absl::Time now) {
   // A socket that lingers lives on in the lingering closer: stop watching it
   // here (closing it would, but the closer keeps it open). On io_uring
   // closing would not either: the poll request keeps the socket open.
-  if (slot.session->wants_graceful_close() || loop_->watches_survive_close()) {
+  if (!slot.session->completion_based() &&
+      (slot.session->wants_graceful_close() || loop_->watches_survive_close())) {
     (void)loop_->Unwatch(slot.session->fd());
   }
   RetireSession(*slot.session, deps_, *counters_, now);

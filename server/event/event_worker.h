@@ -35,8 +35,13 @@
 // at most once a second, one per turn.
 //
 // Backends: the loop waits in epoll or io_uring (--io); the policy here is
-// the same for both. io_uring watches outlive a close, so a session's socket
-// is unwatched before it is closed or handed on, always from this thread.
+// the same for both. On io_uring a plain session's transport is
+// completion-based (server/session/uring_transport.h): its receives and
+// sends run on the loop's ring, their completions are its readiness reports,
+// and it stays on this worker (work sharing moves only watched sessions).
+// A TLS session is watched through io_uring poll requests instead. io_uring
+// watches outlive a close, so a watched socket is unwatched before it is
+// closed or handed on, always from this thread.
 //
 // Stop: Stop() wakes the loop with the stop flag set; the worker tells every
 // session to finish (answer what arrived, say goodbye, close by the grace
@@ -58,6 +63,7 @@
 #include "absl/time/time.h"
 #include "common/deadline_index.h"
 #include "common/event_loop.h"
+#include "common/unique_fd.h"
 #include "server/connection.h"
 #include "server/session/session.h"
 #include "server/stats.h"
@@ -118,6 +124,9 @@ class EventWorker : private common::EventLoop::Handler {
   void NoticeStop(absl::Time now);
   void StartSession(Connection conn, absl::Time now);
   uint32_t NewSlot();
+  // The transport for a session in `index`: completion-based on io_uring
+  // (unless the server's transport is layered, as TLS is), else the pool's.
+  std::unique_ptr<Transport> NewTransport(uint32_t index, common::UniqueFd socket);
   // Watches `index`'s socket (fd) in this worker's loop.
   absl::Status Watch(uint32_t index, int fd);
   // Installs a session in a slot already watched and runs its first turn.
@@ -139,6 +148,7 @@ class EventWorker : private common::EventLoop::Handler {
   const common::IoBackend io_;
   WorkerContext context_;
   std::unique_ptr<common::EventLoop> loop_;
+  bool completions_ = false;  // sessions use UringTransport (set by Init)
 
   // Shared with other threads.
   std::atomic<int64_t> load_{0};

@@ -24,6 +24,9 @@ class MemoryTransport final : public Transport {
   // How many more bytes the peer accepts before writes would block
   // (SIZE_MAX: unlimited).
   void set_write_room(size_t bytes) { write_room_ = bytes; }
+  // Bytes the transport reports as taken but not yet sent (as a
+  // completion-based transport does while its sends are in the kernel).
+  void set_unsent(size_t bytes) { unsent_ = bytes; }
   // Every call from now on fails with `error`.
   void Break(int error) { error_ = error; }
 
@@ -34,6 +37,7 @@ class MemoryTransport final : public Transport {
   IoResult Peek(char* buf, size_t size) override;
   IoResult Write(const char* data, size_t size) override;
   void NoteShortReadsUnproven() override {}
+  size_t unsent() const override { return unsent_; }
   int fd() const override { return -1; }
   common::UniqueFd ReleaseSocket() override { return common::UniqueFd(); }
 
@@ -48,6 +52,7 @@ class MemoryTransport final : public Transport {
   std::string output_;
   size_t write_room_ = static_cast<size_t>(-1);
   int error_ = 0;
+  size_t unsent_ = 0;
   size_t reads_ = 0;
 };
 

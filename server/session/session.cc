@@ -139,7 +139,7 @@ bool Session::idle() const {
 
 size_t Session::heap_bytes() const {
   const size_t out = out_.capacity() > std::string().capacity() ? out_.capacity() : 0;
-  return out + framer_.buffer_capacity();
+  return out + framer_.buffer_capacity() + transport_->heap_bytes();
 }
 
 absl::Time Session::SlowReaderDeadline() const {
@@ -150,8 +150,31 @@ absl::Time Session::WriteDeadline() const {
   return std::min(write_deadline_, closing_deadline_);
 }
 
+std::optional<Session::Wait> Session::WaitForUnsent(absl::Time now) {
+  // Like a socket's kernel buffer, what the transport holds must make
+  // progress every write timeout (and be gone by the grace deadline when
+  // stopping), however long the client takes to read all of it.
+  const size_t unsent = transport_->unsent();
+  if (!unsent_wait_continues_ || unsent != unsent_seen_) {
+    unsent_seen_ = unsent;
+    unsent_deadline_ = now + config_->write_timeout;
+  }
+  const absl::Time deadline = std::min(unsent_deadline_, grace_deadline_);
+  if (now < deadline) {
+    unsent_wait_ = true;
+    return Wait{Interest::kWrite, deadline};
+  }
+  VERBOSE(1) << peer_ << ": write timed out with " << unsent << " bytes unsent";
+  Fail(ErrorKind::kWriteTimeout);
+  return std::nullopt;
+}
+
 size_t Session::ReadBudget(const WorkerContext& context) const {
-  const size_t cap = config_->max_output_bytes;
+  // Replies a completion-based transport has taken but not yet sent count
+  // against the output bound, as replies in out_ do: 0 while they fill it.
+  const size_t unsent = transport_->unsent();
+  if (unsent >= config_->max_output_bytes) return 0;
+  const size_t cap = config_->max_output_bytes - unsent;
   size_t budget;
   // Most reply bytes one input byte can make.
   size_t expansion;
@@ -169,6 +192,7 @@ size_t Session::ReadBudget(const WorkerContext& context) const {
   // One read's worst case (its bytes plus their replies) fits in a turn's
   // share, so a turn never runs past twice kTurnBytes.
   const size_t share = kTurnBytes / (1 + expansion);
+  if (budget == 0 && unsent > 0) return 0;
   return std::clamp<size_t>(budget, 1, std::min(share, context.input_bytes_));
 }
 
@@ -290,6 +314,10 @@ Session::Wait Session::Resume(absl::Time now, WorkerContext& context) {
 }
 
 Session::Wait Session::Turn(absl::Time now, WorkerContext& context) {
+  // Whether the last turn ended waiting for the transport's unsent bytes:
+  // then their deadline runs on unless they made progress.
+  unsent_wait_continues_ = unsent_wait_;
+  unsent_wait_ = false;
   std::string& staged = context.staged_;
   staged.clear();
   // This turn's share used so far (bytes read plus replies produced).
@@ -336,7 +364,14 @@ Session::Wait Session::Turn(absl::Time now, WorkerContext& context) {
       }
     }
 
-    // Everything queued so far has been sent.
+    // Everything queued so far has been handed to the transport. One that
+    // sends asynchronously may still hold some: the closing line, or the
+    // replies before a client's FIN, go out before the session ends (as a
+    // socket's kernel buffer delivers them after close()).
+    if ((state_ == State::kClosing || peer_eof_) && transport_->unsent() > 0) {
+      if (std::optional<Wait> wait = WaitForUnsent(now)) return *wait;
+      continue;
+    }
     if (state_ == State::kClosing) {
       Finish(/*gracefully=*/true);
       continue;
@@ -359,6 +394,11 @@ Session::Wait Session::Turn(absl::Time now, WorkerContext& context) {
     }
 
     const size_t budget = ReadBudget(context);
+    if (budget == 0) {
+      // The transport's replies still on their way fill the output bound.
+      if (std::optional<Wait> wait = WaitForUnsent(now)) return *wait;
+      continue;
+    }
     const IoResult r = transport_->Read(context.input_.get(), budget);
     switch (r.status) {
       case IoResult::Status::kOk:
@@ -394,6 +434,7 @@ Session::Wait Session::Turn(absl::Time now, WorkerContext& context) {
 
 void Session::BeginShutdown(absl::Time grace_deadline) {
   closing_deadline_ = std::min(closing_deadline_, grace_deadline);
+  grace_deadline_ = std::min(grace_deadline_, grace_deadline);
   shutting_down_ = true;
 }
 

@@ -63,7 +63,11 @@
 //  * write: pending output must make progress every write_timeout. Once the
 //    session has decided to close (any closing line) or the server is
 //    stopping, the rest must be delivered within write_timeout (or the grace
-//    period) in total, however slowly the client reads.
+//    period) in total, however slowly the client reads. Bytes a
+//    completion-based transport has taken but not sent (Transport::unsent)
+//    are like a socket's kernel buffer: they count against max_output_bytes
+//    and must make progress every write_timeout; the session ends only once
+//    they are gone (or stalled), so none is cancelled.
 //
 // Thread safety: none. A session is run by one thread at a time; handing it
 // to another thread must go through a synchronizing hand-off.
@@ -179,6 +183,8 @@ class Session {
 
   // For registering with the driver's poller by the thread that runs it.
   int fd() const { return transport_->fd(); }
+  // See Transport::completion_based(): not watched, never moved.
+  bool completion_based() const { return transport_->completion_based(); }
   const std::string& peer() const { return peer_; }
   absl::Time started() const { return started_; }
 
@@ -213,7 +219,12 @@ class Session {
   // then cannot take its closing line is one error, not two), none for a
   // health check.
   void CountError(ErrorKind kind);
+  // Bytes to read next; 0 (only while a transport holds unsent replies):
+  // none until they have gone.
   size_t ReadBudget(const WorkerContext& context) const;
+  // Waits for the transport's unsent bytes; nullopt (the session failed)
+  // once they made no progress for the write timeout or the grace passed.
+  std::optional<Wait> WaitForUnsent(absl::Time now);
   absl::Time WriteDeadline() const;
   absl::Time SlowReaderDeadline() const;
 
@@ -244,6 +255,14 @@ class Session {
   absl::Time idle_deadline_;
   absl::Time write_deadline_ = absl::InfiniteFuture();
   absl::Time closing_deadline_ = absl::InfiniteFuture();
+  absl::Time grace_deadline_ = absl::InfiniteFuture();  // BeginShutdown's
+  // WaitForUnsent: the transport's unsent bytes when last seen, and when
+  // they must next have made progress, over one continuous wait (one that
+  // the last turn ended in, unsent_wait_, and this one continues).
+  size_t unsent_seen_ = 0;
+  absl::Time unsent_deadline_ = absl::InfiniteFuture();
+  bool unsent_wait_ = false;
+  bool unsent_wait_continues_ = false;
 };
 
 }  // namespace server

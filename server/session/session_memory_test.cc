@@ -123,6 +123,56 @@ TEST_F(SessionMemoryTest, EndOfStreamDiscardsAPartialLineAndEnds) {
   EXPECT_EQ(stats_.Snapshot({}).errors[static_cast<int>(ErrorKind::kConnectionReset)], 0);
 }
 
+// A completion-based transport takes replies before the kernel has sent
+// them. The replies before a client's FIN (and any closing line) must be
+// delivered, not cancelled: the session waits for them before it ends.
+TEST_F(SessionMemoryTest, WaitsForTheTransportsUnsentBytesBeforeItEnds) {
+  Start();
+  io_->Feed("last\n");
+  io_->FeedEof();
+  io_->set_unsent(12);
+  const Session::Wait w = Resume(t0_);
+  EXPECT_EQ(w.interest, Interest::kWrite);
+  EXPECT_EQ(w.deadline, t0_ + config_.write_timeout);
+  EXPECT_EQ(io_->TakeOutput(), "welcome\r\nok ...last\n");
+  io_->set_unsent(0);
+  EXPECT_EQ(Resume(t0_ + absl::Milliseconds(1)).interest, Interest::kDone);
+  EXPECT_EQ(Errors(ErrorKind::kWriteTimeout), 0);
+}
+
+TEST_F(SessionMemoryTest, UnsentBytesThatNeverGoEndTheSessionAtTheWriteTimeout) {
+  Start();
+  io_->Feed("last\n");
+  io_->FeedEof();
+  io_->set_unsent(12);
+  EXPECT_EQ(Resume(t0_).interest, Interest::kWrite);
+  // Turns without progress do not push the deadline back; progress does (a
+  // slow but steady reader gets every reply).
+  EXPECT_EQ(Resume(t0_ + absl::Seconds(1)).deadline, t0_ + config_.write_timeout);
+  io_->set_unsent(5);
+  const absl::Time later = t0_ + absl::Seconds(4);
+  EXPECT_EQ(Resume(later).deadline, later + config_.write_timeout);
+  EXPECT_EQ(Resume(later + config_.write_timeout).interest, Interest::kDone);
+  EXPECT_EQ(Errors(ErrorKind::kWriteTimeout), 1);
+}
+
+// What the transport has taken counts against the output bound: with it
+// full the session reads nothing more until replies go out.
+TEST_F(SessionMemoryTest, UnsentBytesCountAgainstTheOutputBound) {
+  config_.max_output_bytes = 4096;
+  Start();
+  Resume(t0_);
+  io_->TakeOutput();
+  io_->set_unsent(4096);
+  io_->Feed("more\n");
+  const size_t reads = io_->reads();
+  EXPECT_EQ(Resume(t0_).interest, Interest::kWrite);
+  EXPECT_EQ(io_->reads(), reads);
+  io_->set_unsent(0);
+  EXPECT_EQ(Resume(t0_).interest, Interest::kRead);
+  EXPECT_EQ(io_->TakeOutput(), "ok ...more\n");
+}
+
 TEST_F(SessionMemoryTest, ATransportErrorEndsTheSessionAsAReset) {
   Start();
   Resume(t0_);

@@ -66,6 +66,19 @@ class Transport {
   // handshake's deadline; past it, its calls fail). InfiniteFuture: none.
   virtual absl::Time deadline() const { return absl::InfiniteFuture(); }
 
+  // Bytes Write() took that are not on their way to the peer yet: a
+  // completion-based transport takes bytes before the kernel has sent them.
+  // The session waits for them before it ends. A socket hands bytes to the
+  // kernel inside Write(): 0.
+  virtual size_t unsent() const { return 0; }
+  // Whether the transport runs its own socket operations on its driver's
+  // io_uring (server/session/uring_transport.h): then the driver does not
+  // watch its descriptor (completions report its progress), and the session
+  // cannot move to another driver.
+  virtual bool completion_based() const { return false; }
+  // Heap memory the transport holds besides itself.
+  virtual size_t heap_bytes() const { return 0; }
+
   // For registering with the driver's poller; -1 if there is no descriptor.
   virtual int fd() const = 0;
   // The descriptor, for the lingering close once the session is over.
