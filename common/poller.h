@@ -101,6 +101,11 @@ absl::StatusOr<std::unique_ptr<Poller>> NewUringPoller();
 // The error names the reason (for the one log line of the epoll fallback).
 absl::Status ProbeIoUring();
 
+// Whether the kernel caps a multishot receive's bytes (kernel 6.17), so
+// io_uring sessions receive multishot; otherwise one receive per arrival.
+// Asked once per process (a small ring of its own), then remembered.
+bool UringReceivesMultishot();
+
 }  // namespace common
 
 #endif  // COMMON_POLLER_H_

@@ -100,6 +100,50 @@ absl::Status SetUp(unsigned entries, io_uring* ring) {
   return absl::OkStatus();
 }
 
+// Whether the kernel caps a multishot receive's bytes per arming
+// (sqe->optlen, kernel 6.17; older kernels refuse it with EINVAL or ignore
+// it). Asked once per process, on a ring and socket pair of its own: a
+// receive capped at 1 byte must end (no IORING_CQE_F_MORE) after taking a
+// 2-byte write; uncapped, the same receive stays armed.
+bool KernelCapsMultishotReceive() {
+  static const bool caps = [] {
+    io_uring ring{};
+    if (io_uring_queue_init(4, &ring, 0) < 0) return false;
+    int sv[2];
+    bool result = false;
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0) {
+      char buffer[16];
+      constexpr int kProbeGroup = 1;
+      io_uring_prep_provide_buffers(io_uring_get_sqe(&ring), buffer, sizeof(buffer), 1,
+                                    kProbeGroup, 0);
+      io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+      io_uring_prep_recv_multishot(sqe, sv[0], nullptr, sizeof(buffer), 0);
+      sqe->flags |= IOSQE_BUFFER_SELECT;
+      sqe->buf_group = kProbeGroup;
+      sqe->file_index = 1;  // optlen, see Receive()
+      io_uring_sqe_set_data64(sqe, 1);
+      if (::write(sv[1], "xy", 2) == 2 && io_uring_submit(&ring) == 2) {
+        for (int i = 0; i < 2; ++i) {
+          io_uring_cqe* cqe = nullptr;
+          __kernel_timespec ts{1, 0};
+          if (io_uring_wait_cqe_timeout(&ring, &cqe, &ts) < 0) break;
+          if (io_uring_cqe_get_data64(cqe) == 1) {
+            result = cqe->res > 0 && (cqe->flags & IORING_CQE_F_MORE) == 0;
+            io_uring_cqe_seen(&ring, cqe);
+            break;
+          }
+          io_uring_cqe_seen(&ring, cqe);
+        }
+      }
+      ::close(sv[0]);
+      ::close(sv[1]);
+    }
+    io_uring_queue_exit(&ring);
+    return result;
+  }();
+  return caps;
+}
+
 }  // namespace
 
 UringPoller::~UringPoller() {
@@ -263,8 +307,9 @@ bool UringPoller::ReportWatch(uint64_t id, const io_uring_cqe& cqe, Event* event
 }
 
 bool UringPoller::ReportRequest(Request* request, const io_uring_cqe& cqe, Event* event) {
-  // Every request here is one-shot: this is its only completion.
-  requests_.erase(request);
+  // A multishot receive's completions carry F_MORE until its last one.
+  const bool more = (cqe.flags & IORING_CQE_F_MORE) != 0;
+  if (!more) requests_.erase(request);
   absl::string_view received;
   const bool has_buffer = (cqe.flags & IORING_CQE_F_BUFFER) != 0;
   const unsigned buffer = cqe.flags >> IORING_CQE_BUFFER_SHIFT;
@@ -273,7 +318,7 @@ bool UringPoller::ReportRequest(Request* request, const io_uring_cqe& cqe, Event
                                  static_cast<size_t>(cqe.res));
   }
   uint64_t token = 0;
-  const uint32_t readiness = request->Complete(cqe.res, received, &token);
+  const uint32_t readiness = request->Complete(cqe.res, received, more, &token);
   // The bytes are the stream's now: the buffer can take the next arrival.
   if (has_buffer) RecycleBuffer(buffer);
   if (readiness == 0) return false;
@@ -283,6 +328,7 @@ bool UringPoller::ReportRequest(Request* request, const io_uring_cqe& cqe, Event
 
 absl::Status UringPoller::SetUpReceiveBuffers() {
   if (buffer_ring_ != nullptr) return absl::OkStatus();
+  multishot_ = KernelCapsMultishotReceive();
   // The ring of buffer descriptors must be page-aligned memory.
   buffer_ring_bytes_ = sizeof(io_uring_buf) * kReceiveBuffers;
   void* mapped = ::mmap(nullptr, buffer_ring_bytes_, PROT_READ | PROT_WRITE,
@@ -325,7 +371,16 @@ absl::Status UringPoller::Receive(int fd, Request* request) {
   }
   io_uring_sqe* sqe = GetSqe();
   if (sqe == nullptr) return ErrnoStatus(EBUSY, "io_uring recv (submission ring full)");
-  io_uring_prep_recv(sqe, fd, nullptr, kReceiveBufferBytes, 0);
+  if (multishot_) {
+    io_uring_prep_recv_multishot(sqe, fd, nullptr, kReceiveBufferBytes, 0);
+    // Ends once it has taken kReceiveCap bytes (sqe->optlen, kernel 6.17;
+    // liburing 2.3 names that field file_index, which it shares in the
+    // kernel's struct); the owner arms it again once it has read them, so
+    // unread input stays bounded.
+    sqe->file_index = kReceiveCap;
+  } else {
+    io_uring_prep_recv(sqe, fd, nullptr, kReceiveBufferBytes, 0);
+  }
   sqe->flags |= IOSQE_BUFFER_SELECT;
   sqe->buf_group = kBufferGroup;
   io_uring_sqe_set_data64(sqe, reinterpret_cast<uint64_t>(request) + kRequestTag);
@@ -369,6 +424,8 @@ absl::StatusOr<std::unique_ptr<Poller>> NewUringPoller() {
   if (!set_up.ok()) return set_up;
   return std::unique_ptr<Poller>(std::move(poller));
 }
+
+bool UringReceivesMultishot() { return KernelCapsMultishotReceive(); }
 
 absl::Status ProbeIoUring() {
   io_uring ring{};

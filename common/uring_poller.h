@@ -13,15 +13,17 @@
 //    reporting the request's token as ready. A turn's receives and sends go
 //    to the kernel together with the wait, in one io_uring_enter.
 //
-// Receives draw from a ring of provided buffers (IORING_REGISTER_PBUF_RING,
+// Receives are multishot where the kernel can cap them (one request per
+// stream completes once per arrival, up to kReceiveCap bytes) and draw from a ring of provided buffers (IORING_REGISTER_PBUF_RING,
 // kernel 5.19) shared by every stream of this poller: a receive takes a
 // buffer only when data arrives, and the buffer goes back to the ring as soon
 // as Complete() has taken the bytes, so an idle connection holds none and
 // the ring's memory per poller is fixed (kReceiveBuffers x
 // kReceiveBufferBytes = 2 MiB, allocated on the first Receive()). A burst of
-// more simultaneous receives than buffers completes the excess with ENOBUFS,
-// which the stream treats as "try again" (the buffers are back by the next
-// turn, so this cannot spin).
+// more arrivals in one turn than buffers ends the receives that find none
+// with ENOBUFS, which the stream treats as "receive again" (the buffers are
+// back by the next turn, so this cannot spin). The same bound caps what one
+// turn can move out of the sockets: 2 MiB per poller.
 //
 // Thread safety: the ring is created disabled (IORING_SETUP_R_DISABLED) by
 // whichever thread builds the loop, and enabled by BindToThread() on the
@@ -54,9 +56,12 @@ class UringPoller final : public Poller {
     virtual ~Request() = default;
     // `res` is the kernel's result (bytes, 0 for a receive at end of stream,
     // or -errno); `received` holds a receive's bytes (valid during the call
-    // only). Returns the readiness to report for `*token` (0: none). May
-    // destroy the request.
-    virtual uint32_t Complete(int res, absl::string_view received, uint64_t* token) = 0;
+    // only); `more`: the request stays in the kernel and completes again (a
+    // multishot receive), else this was its last completion. Returns the
+    // readiness to report for `*token` (0: none). May destroy the request
+    // when `more` is false.
+    virtual uint32_t Complete(int res, absl::string_view received, bool more,
+                              uint64_t* token) = 0;
     // The poller is going away with this request unfinished.
     virtual void Abandon() = 0;
   };
@@ -64,6 +69,9 @@ class UringPoller final : public Poller {
   // Provided receive buffers (see above).
   static constexpr unsigned kReceiveBuffers = 512;
   static constexpr size_t kReceiveBufferBytes = 4096;
+  // Bytes after which an arming of a multishot receive ends (its last
+  // completion may take up to one buffer more).
+  static constexpr size_t kReceiveCap = 4 * kReceiveBufferBytes;
 
   UringPoller() = default;
   ~UringPoller() override;
@@ -83,9 +91,15 @@ class UringPoller final : public Poller {
   // call before the first Receive(), from the thread that builds the loop
   // or the loop's own. Fails with the kernel's reason.
   absl::Status SetUpReceiveBuffers();
-  // Queues one receive of up to kReceiveBufferBytes from `fd` into a
-  // provided buffer. Fails (the kernel's reason) if the buffer ring cannot be
-  // set up or the submission queue stays full.
+  // Queues a receive from `fd` into provided buffers, up to
+  // kReceiveBufferBytes per completion. Where the kernel caps a multishot
+  // receive's bytes (6.17), it is one: it completes once per arrival and
+  // stays in the kernel until it has taken kReceiveCap bytes, end of
+  // stream, an error, Cancel(), or the buffers running out (ENOBUFS). On
+  // older kernels it is a one-shot receive. Either way it takes less than
+  // kReceiveCap + kReceiveBufferBytes.
+  // Fails (the kernel's reason) if the buffer ring cannot be set up or the
+  // submission queue stays full.
   absl::Status Receive(int fd, Request* request);
   // Queues one send of `data` (which must stay valid until Complete()).
   absl::Status Send(int fd, const char* data, size_t size, Request* request);
@@ -127,6 +141,7 @@ class UringPoller final : public Poller {
   io_uring_buf_ring* buffer_ring_ = nullptr;      // mmap'd, shared with the kernel
   size_t buffer_ring_bytes_ = 0;
   std::unique_ptr<char[]> buffers_;
+  bool multishot_ = false;  // the kernel caps multishot receives
 };
 
 }  // namespace common

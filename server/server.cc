@@ -124,6 +124,11 @@ absl::Status Server::Start() {
   LOG(INFO) << "listening on " << (inherited ? "inherited socket" : options_.host) << " port "
             << port_ << " model=" << ModelName(options_.model)
             << (options_.model == Model::kEvent ? absl::StrCat(" io=", IoName(io_)) : "")
+            << (options_.model == Model::kEvent && io_ == common::IoBackend::kIoUring
+                    ? (common::UringReceivesMultishot()
+                           ? " (multishot receives)"
+                           : " (one-shot receives: multishot ones need kernel 6.17)")
+                    : "")
             << " workers=" << workers_
             << (options_.workers != 0 ? ""
                 : options_.model == Model::kEvent

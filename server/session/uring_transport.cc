@@ -38,10 +38,10 @@ class UringTransport::Stream {
     return sizeof(*this) + HeapOf(input_) + HeapOf(sending_) + HeapOf(queued_);
   }
 
-  // Queues a receive unless one is in the kernel, input is still unread or
-  // the stream has ended.
+  // Queues a multishot receive unless one is in the kernel, input is still
+  // unread, or the stream has ended or been released.
   void StartReceive() {
-    if (receiving_ || available() > 0 || eof_ || read_error_ != 0) return;
+    if (receiving_ || available() > 0 || eof_ || read_error_ != 0 || released_) return;
     absl::Status queued = poller_->Receive(fd_, &receive_);
     if (!queued.ok()) {
       LOG_EVERY_N(WARNING, 1000) << "cannot queue an io_uring receive: " << queued.message();
@@ -75,7 +75,7 @@ class UringTransport::Stream {
   // frees itself when that has ended (now, if nothing is).
   void Orphan() {
     orphaned_ = true;
-    if (receiving_) poller_->Cancel(&receive_);
+    CancelReceive();
     if (sending_request_) poller_->Cancel(&send_);
     // The kernel takes its reference to the socket when a request is
     // submitted, by number: hand it any still queued before the descriptor
@@ -86,7 +86,8 @@ class UringTransport::Stream {
 
   // A graceful close takes the socket on: no more input is wanted.
   void StopReceiving() {
-    if (receiving_) poller_->Cancel(&receive_);
+    released_ = true;
+    CancelReceive();
     poller_->SubmitQueued();
   }
 
@@ -98,8 +99,8 @@ class UringTransport::Stream {
   class ReceiveRequest final : public common::UringPoller::Request {
    public:
     explicit ReceiveRequest(Stream* stream) : stream_(stream) {}
-    uint32_t Complete(int res, absl::string_view received, uint64_t* token) override {
-      return stream_->OnReceived(res, received, token);
+    uint32_t Complete(int res, absl::string_view received, bool more, uint64_t* token) override {
+      return stream_->OnReceived(res, received, more, token);
     }
     void Abandon() override { stream_->OnAbandoned(/*receive=*/true); }
 
@@ -110,7 +111,7 @@ class UringTransport::Stream {
   class SendRequest final : public common::UringPoller::Request {
    public:
     explicit SendRequest(Stream* stream) : stream_(stream) {}
-    uint32_t Complete(int res, absl::string_view, uint64_t* token) override {
+    uint32_t Complete(int res, absl::string_view, bool, uint64_t* token) override {
       return stream_->OnSent(res, token);
     }
     void Abandon() override { stream_->OnAbandoned(/*receive=*/false); }
@@ -147,23 +148,36 @@ class UringTransport::Stream {
     sent_ = 0;
   }
 
-  uint32_t OnReceived(int res, absl::string_view received, uint64_t* token) {
-    receiving_ = false;
+  // Asks the kernel to end the multishot receive, once.
+  void CancelReceive() {
+    if (!receiving_ || cancelling_receive_) return;
+    poller_->Cancel(&receive_);
+    cancelling_receive_ = true;
+  }
+
+  uint32_t OnReceived(int res, absl::string_view received, bool more, uint64_t* token) {
+    if (!more) {
+      receiving_ = false;
+      cancelling_receive_ = false;
+    }
     if (orphaned_) {
       FreeIfDone();
       return 0;
     }
     *token = token_;
     if (res > 0) {
+      // Input already unread has been (or will be) reported: one report per
+      // session and turn, however many arrivals a turn brings.
+      const bool was_empty = available() == 0;
       input_.append(received.data(), received.size());
-      return common::kReadable;
+      return was_empty ? common::kReadable : 0;
     }
     if (res == 0) {
       eof_ = true;
       return common::kReadable | common::kHangup;
     }
     // Out of provided buffers for the moment (they are back by the next
-    // turn), or interrupted: the session's next read queues another receive.
+    // turn), or interrupted: the session's next read receives again.
     if (res == -ENOBUFS || res == -EINTR || res == -EAGAIN) return common::kReadable;
     if (res == -ECANCELED) return 0;  // ReleaseSocket(): nothing more is wanted
     read_error_ = -res;
@@ -202,6 +216,8 @@ class UringTransport::Stream {
   ReceiveRequest receive_;
   SendRequest send_;
   bool receiving_ = false;        // receive_ is in the kernel
+  bool cancelling_receive_ = false;  // and asked to end
+  bool released_ = false;         // the socket is someone else's: no more input
   bool sending_request_ = false;  // send_ is in the kernel
   bool orphaned_ = false;
   std::string input_;

@@ -9,13 +9,16 @@
 // io_uring_enter, so a round trip costs a share of one system call instead
 // of a recv() and a send() each.
 //
-// Receiving: at most one receive is in the kernel, and only while the
-// transport holds no unread input: a receive is queued when a read finds
-// nothing left (IoResult::drained), and its completion reports the
-// session's token readable. Its bytes are copied out of the poller's shared
-// provided buffer at once, so an idle session holds no buffer, and a session
-// that is not reading (its replies wait for the client) holds at most one
-// receive's worth (4 KiB).
+// Receiving: one receive is in the kernel while the transport holds no
+// unread input (it is queued by the read that drains the input). Where the
+// kernel allows (6.17) it is multishot, completing once per arrival, so a
+// round trip re-arms nothing; it ends once it has taken
+// UringPoller::kReceiveCap bytes (16 KiB, and at most one 4 KiB buffer
+// more), which bounds what a session that is not reading (its replies wait
+// for the client) holds, the rest waiting in the socket as on epoll.
+// The first arrival into empty input reports the token readable (one report
+// per turn). Bytes are copied out of the poller's shared provided buffers at
+// once, so an idle session holds no buffer.
 //
 // Sending: Write() takes bytes until `max_unsent` are on their way (more
 // says kWouldBlock, and the session keeps the rest); the session counts
