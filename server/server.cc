@@ -64,7 +64,8 @@ absl::Status Server::Start() {
                  << "for a client, so more would only take turns on the same CPUs)";
   }
   max_connections_ = ResolvedMaxConnections(options_, fd_limit, workers_);
-  io_ = options_.io;
+  // Only the event model waits in a poller; the classic one blocks in poll().
+  io_ = options_.model == Model::kEvent ? options_.io : common::IoBackend::kEpoll;
   if (io_ == common::IoBackend::kIoUring) {
     absl::Status usable = common::ProbeIoUring();
     if (!usable.ok()) {

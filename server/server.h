@@ -116,7 +116,7 @@ class Server {
   std::thread stats_thread_;
   int workers_ = 0;
   // --io as resolved at Start(): io_uring falls back to epoll if refused.
-  common::IoBackend io_ = common::IoBackend::kEpoll;
+  common::IoBackend io_ = common::IoBackend::kIoUring;
   int64_t max_connections_ = 0;
   int port_ = 0;
   absl::Mutex stats_line_mu_;

@@ -59,10 +59,6 @@ absl::Status ServerOptions::Validate() const {
             ? "; every classic worker is a thread: for more clients at once use --model=event"
             : "; the event model runs at most one worker per usable CPU"));
   }
-  if (io == common::IoBackend::kIoUring && model == Model::kClassic) {
-    return absl::InvalidArgumentError(
-        "--io=io_uring needs --model=event (the classic model blocks in poll on one socket)");
-  }
   // One read must always fit: the longest line's reply, with room to spare.
   const int64_t min_output =
       2 * (max_line_bytes + static_cast<int64_t>(reply_prefix.size()) + 32);

@@ -41,7 +41,7 @@ struct ServerOptions {
   Model model = Model::kEvent;
   // Event model only: the kernel interface its workers wait in. io_uring
   // falls back to epoll (one log line) where the kernel refuses it.
-  common::IoBackend io = common::IoBackend::kEpoll;
+  common::IoBackend io = common::IoBackend::kIoUring;
   // 0 = auto: usable CPUs (event), 64 (classic). The event model runs at
   // most one worker per usable CPU: its workers never wait for a client, so
   // more than that would only add context switches. At most

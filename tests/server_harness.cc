@@ -87,6 +87,7 @@ long long ServerProcess::FinalStat(const std::string& key) const {
 
 std::vector<std::string> ModelFlags(const std::string& param) {
   if (param == "event_uring") return {"--model=event", "--io=io_uring"};
+  if (param == "event") return {"--model=event", "--io=epoll"};
   return {"--model=" + param};
 }
 

@@ -28,6 +28,8 @@ TEST_P(SoakTest, EveryReplyVerifiedAndDescriptorsReturnToBaseline) {
   options.disconnect_probability = 0.02;
   if (GetParam() == "event_uring") {
     options.server_flags = {"--model=event", "--io=io_uring"};
+  } else if (GetParam() == "event") {
+    options.server_flags = {"--model=event", "--io=epoll"};
   } else {
     options.server_flags = {"--model=" + GetParam()};
   }

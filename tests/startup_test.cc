@@ -54,7 +54,7 @@ TEST(StartupTest, EventStartUpLineLeavesOutTheOverloadPolicy) {
   ServerProcess server({"--model=event", "--stats_interval_ms=0"});
   ASSERT_TRUE(server.ok()) << server.process().Stderr();
   EXPECT_EQ(server.Stop(), 0);
-  EXPECT_THAT(server.process().Stderr(), HasSubstr("model=event io=epoll workers="));
+  EXPECT_THAT(server.process().Stderr(), HasSubstr("model=event io=io_uring"));
   EXPECT_THAT(server.process().Stderr(), Not(HasSubstr("overload_policy")));
 }
 

@@ -7,7 +7,7 @@
 //   * uvloop (Python asyncio + uvloop), node (Node.js `net`), tutorial (the
 //     socket tutorial's thread per client), all speaking our line protocol;
 //   * ours: default flags, --workers=64, --model=classic --workers=64,
-//     --framing=raw (driven raw), and --io=io_uring (plain and raw). A row whose flags this server build does
+//     --framing=raw (driven raw), and --io=epoll (plain and raw). A row whose flags this server build does
 //     not know fails to start; it is reported and the others go on.
 // See tools/peer_servers.h for the catalogue and how peers are built.
 //
@@ -51,7 +51,7 @@ DEFINE_int32(payload_bytes, 64, "Bytes per line, newline included.");
 DEFINE_string(connections, "16,256", "Ping-pong concurrency levels.");
 DEFINE_int32(connect_connections, 16, "Concurrency of the connection-rate test.");
 DEFINE_string(servers,
-              "asio,go,default,io_uring,workers64,classic,raw,raw_uring,uvloop,node,tutorial",
+              "asio,go,default,epoll,workers64,classic,raw,raw_epoll,uvloop,node,tutorial",
               "Which servers to measure; the table keeps this order.");
 DEFINE_string(baseline, "asio", "Server the ratio columns divide by (empty: no ratios).");
 DEFINE_int32(rounds, 3, "Measurements per cell and server; the table shows medians.");

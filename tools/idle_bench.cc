@@ -30,7 +30,7 @@
 
 DEFINE_string(model, "event", "'event', 'classic' (--model of our server) or 'tutorial' "
               "(thread per client, Python).");
-DEFINE_string(io, "epoll", "--io of our event-model server: 'epoll' or 'io_uring'.");
+DEFINE_string(io, "io_uring", "--io of our event-model server: 'epoll' or 'io_uring'.");
 DEFINE_int32(workers, 0, "Server pool size (0: the server's default for the model).");
 DEFINE_int32(idle, 9900, "Idle connections.");
 DEFINE_int32(idle_lines, 0, "Round trips each idle client makes before going silent.");

@@ -33,9 +33,9 @@ const std::vector<OursRow>& OursRows() {
       {"workers64", {"--workers=64"}, false},
       {"classic", {"--model=classic", "--workers=64"}, false},
       {"raw", {"--framing=raw"}, true},
-      // The event model waiting in io_uring instead of epoll (--io).
-      {"io_uring", {"--io=io_uring"}, false, "ours, --io=io_uring"},
-      {"raw_uring", {"--framing=raw", "--io=io_uring"}, true, "ours, raw, --io=io_uring"},
+      // The event model on epoll instead of the default io_uring (--io).
+      {"epoll", {"--io=epoll"}, false, "ours, --io=epoll"},
+      {"raw_epoll", {"--framing=raw", "--io=epoll"}, true, "ours, raw, --io=epoll"},
       // Default flags plus the metrics endpoint (scraped or not, it must not
       // slow the hot path).
       {"metrics", {"--metrics_port_file={port_file}.metrics"}, false,

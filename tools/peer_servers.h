@@ -7,7 +7,7 @@
 //    libboost1.81-doc ships it, compiled here with the system compiler;
 //  * go: tools/peers/go_echo.go (a Go `net` echo), built here with `go build`;
 //  * uvloop, node, tutorial: the scripts in tools/peers/ (line protocol);
-//  * default, workers64, classic, raw, io_uring, raw_uring: this server,
+//  * default, workers64, classic, raw, epoll, raw_epoll: this server,
 //    each with a fixed argv
 //    suffix (so the catalogue does not depend on which flags the server
 //    has: a row whose flag it lacks fails to start, visibly).

@@ -111,12 +111,13 @@ std::string SoakReport::ToText() const {
       "connections peak %d, round trips/s %.0f, p99 %.1f us\n"
       "hostile clients: %d sessions, %d closed by the server\n"
       "server fds: start %d, end %d; RSS: start %s, end %s, peak %s; exit code %d\n"
-      "%s\n",
+      "%s%s\n",
       load.lines_sent, load.round_trips, load.mismatches, load.timeouts, load.server_closed,
       load.connections_established, load.round_trips_per_second(),
       load.latency.Percentile(0.99) / 1000.0, hostile_sessions, hostile_closed, fds_start,
       fds_end, FormatMiB(rss_start),
       FormatMiB(rss_end), FormatMiB(rss_peak), server_exit_code,
+      server_final_stats.empty() ? "" : absl::StrCat("server ", server_final_stats, "\n"),
       ok() ? "SOAK OK" : absl::StrCat("SOAK FAILED: ", absl::StrJoin(Failures(), "; ")));
 }
 
@@ -215,6 +216,13 @@ absl::StatusOr<SoakReport> RunSoak(const SoakOptions& options) {
   report.rss_peak = proc.PeakRssBytes();
   proc.Signal(SIGTERM);
   report.server_exit_code = proc.Wait(absl::Seconds(30)).value_or(-1);
+  const std::string err = proc.Stderr();
+  const size_t final_at = err.rfind("stats: final ");
+  if (final_at != std::string::npos) {
+    const size_t end = err.find('\n', final_at);
+    report.server_final_stats =
+        err.substr(final_at, end == std::string::npos ? std::string::npos : end - final_at);
+  }
   return report;
 }
 

@@ -44,6 +44,10 @@ struct SoakReport {
   int server_exit_code = -1;
   int64_t hostile_sessions = 0;  // connections the hostile clients made
   int64_t hostile_closed = 0;    // of those, ended by the server
+  // The server's last stats line (its counters at exit: idle timeouts,
+  // write timeouts, slow readers...), so a failure says which closings the
+  // server made; empty if it printed none.
+  std::string server_final_stats;
 
   // Lines verified == sent, no mismatch, descriptors back to baseline,
   // clean exit, hostile clients closed by the server.
