@@ -223,6 +223,33 @@ TEST_P(Reliability, KilledClientsAndResetsNeverHurtTheServer) {
   EXPECT_EQ(server->FinalStat("open"), 0);
 }
 
+// A stall of the whole server longer than the idle timeout (here SIGSTOP;
+// on a loaded machine, a process not scheduled for seconds): lines that
+// arrived meanwhile are answered when it runs again, not met with the idle
+// timeout's closing line. On io_uring they may still be kernel task work
+// when the first wait after the stall returns, more of it than one wait
+// runs; the loop must take it all before it acts on deadlines.
+TEST_P(Reliability, LinesThatArrivedDuringAStallAreAnsweredNotTimedOut) {
+  auto server = Start({"--workers=64", "--idle_timeout_ms=1000"});
+  std::vector<std::unique_ptr<RawClient>> clients;
+  for (int i = 0; i < 64; ++i) {
+    clients.push_back(std::make_unique<RawClient>(server->port()));
+    ASSERT_EQ(clients.back()->ReadLine(), kWelcome);
+    ASSERT_TRUE(clients.back()->Send("hi\n"));
+    ASSERT_EQ(clients.back()->ReadLine(), "ok ...hi\n");
+  }
+  server->process().Signal(SIGSTOP);
+  for (size_t i = 0; i < clients.size(); ++i) {
+    ASSERT_TRUE(clients[i]->Send(absl::StrCat("line ", i, "\n")));
+  }
+  absl::SleepFor(absl::Milliseconds(1500));  // past every session's idle deadline
+  server->process().Signal(SIGCONT);
+  for (size_t i = 0; i < clients.size(); ++i) {
+    EXPECT_EQ(clients[i]->ReadLine(), absl::StrCat("ok ...line ", i, "\n")) << "client " << i;
+  }
+  EXPECT_EQ(server->Stop(), 0);
+}
+
 TEST_P(Reliability, SigtermUnderLoadLosesNoReceivedLine) {
   auto server = Start({"--workers=64", "--shutdown_grace_ms=5000"});
   // The load client checks every reply byte for byte; a session ended by the
