@@ -70,6 +70,8 @@ constexpr int kBufferGroup = 0;
 // ring (IORING_SQ_TASKRUN), see Wait().
 constexpr unsigned kSetupFlags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
                                  IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_R_DISABLED;
+// Kernel worker threads (io-wq) per event loop thread, see BindToThread().
+constexpr unsigned kMaxIoWorkers = 4;
 // Extra passes Wait() makes to run task work still pending after its wait.
 constexpr int kMaxTaskRunPasses = 16;
 
@@ -260,6 +262,19 @@ void UringPoller::BindToThread() {
   // A registered ring descriptor (5.18) spares each io_uring_enter the
   // descriptor lookup; without it every call still works.
   (void)io_uring_register_ring_fd(&ring_);
+  // A send the kernel cannot finish at once waits in an internal poll; one
+  // woken without room (a client that half-closed and stopped reading) is
+  // handed to an io-wq kernel thread of this thread's, where it blocks
+  // until sent or cancelled (the write timeout). Uncapped, every such client
+  // would hold a kernel thread. The cap (5.15) makes the rest queue behind
+  // these few until their sessions time out; sockets are never files that
+  // need more.
+  unsigned max_workers[2] = {kMaxIoWorkers, kMaxIoWorkers};  // bounded, unbounded
+  const int capped = io_uring_register_iowq_max_workers(&ring_, max_workers);
+  if (capped < 0) {
+    LOG(WARNING) << "io_uring: cannot cap its kernel worker threads (" << strerror(-capped)
+                 << "); a client that stops reading may hold one each";
+  }
 }
 
 void UringPoller::SubmitPending() {

@@ -7,17 +7,21 @@
 
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <iostream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/fd_limit.h"
 #include "common/protocol.h"
+#include "common/socket.h"
+#include "common/unique_fd.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/server_harness.h"
@@ -206,6 +210,42 @@ TEST_P(HostileClients, ManyIdleSessionsShutDownWithinGrace) {
   EXPECT_LT(absl::Now() - signalled, absl::Milliseconds(200) + kShutdownSlack);
   for (auto& c : idle) EXPECT_EQ(c->ReadLine(), common::kShutdownLine);
   EXPECT_EQ(server->FinalStat("shutdown_byes"), 300);
+}
+
+// Clients that pipeline lines, half-close and never read: on io_uring each
+// one's blocked send, once woken without room, moves to a kernel worker
+// thread (io-wq) of the server's; uncapped that was a thread per client
+// (a review found 200 threads for 200 clients). Capped at 4 per worker.
+TEST_P(HostileClients, HalfClosedNonReadersDoNotEachHoldAThread) {
+  auto server = Start({"--write_timeout_ms=60000"});
+  const int64_t threads_before = server->process().Threads();
+  std::vector<common::UniqueFd> clients;
+  const std::string lines(300000, '\n');
+  for (int i = 0; i < 40; ++i) {
+    auto socket = common::Connect("127.0.0.1", server->port(), absl::Seconds(5));
+    ASSERT_TRUE(socket.ok()) << socket.status();
+    const int small = 4096;
+    ASSERT_EQ(::setsockopt(socket->get(), SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+    size_t sent = 0;
+    const absl::Time give_up = absl::Now() + absl::Seconds(2);
+    while (sent < lines.size() && absl::Now() < give_up) {
+      const ssize_t n = ::send(socket->get(), lines.data() + sent, lines.size() - sent,
+                               MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n > 0) sent += static_cast<size_t>(n);
+      if (n < 0) absl::SleepFor(absl::Milliseconds(5));
+    }
+    ASSERT_EQ(::shutdown(socket->get(), SHUT_WR), 0);
+    clients.push_back(std::move(*socket));
+  }
+  absl::SleepFor(absl::Seconds(1));
+  const int64_t grown = server->process().Threads() - threads_before;
+  std::cout << GetParam() << ": 40 half-closed non-readers: +" << grown << " server threads"
+            << std::endl;
+  // The cap per worker; the event model runs at most one worker per CPU.
+  EXPECT_LE(grown, 4 * static_cast<int64_t>(std::max(1u, std::thread::hardware_concurrency())));
+  EXPECT_TRUE(ServesOneMore(*server));
+  clients.clear();
+  EXPECT_EQ(server->Stop(), 0);
 }
 
 // The kernel refusing a thread is an environment problem: one `error:` line
